@@ -293,3 +293,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestIntOrListString(t *testing.T) {
+	for _, c := range []struct {
+		v    IntOrList
+		want string
+	}{
+		{IntOrList{Values: []int{-1}}, "-1"},
+		{IntOrList{Values: []int{-1}, IsList: true}, "[-1]"},
+		{IntOrList{Values: []int{-2, -5}, IsList: true}, "[-2, -5]"},
+	} {
+		if got := c.v.String(); got != c.want {
+			t.Errorf("%#v.String() = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

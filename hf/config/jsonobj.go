@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // object reads the fields of one JSON object with strict types. The first
@@ -261,6 +262,18 @@ func (o *object) extra() map[string]json.RawMessage {
 type IntOrList struct {
 	Values []int
 	IsList bool // written as a list even with one value
+}
+
+// String formats the value as config.json writes it: "-1" or "[-2, -5]".
+func (v IntOrList) String() string {
+	if !v.IsList && len(v.Values) == 1 {
+		return strconv.Itoa(v.Values[0])
+	}
+	parts := make([]string, len(v.Values))
+	for i, x := range v.Values {
+		parts[i] = strconv.Itoa(x)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // Int returns the single value, or the first of a list, and false when empty.
