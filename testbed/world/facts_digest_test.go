@@ -1,0 +1,4 @@
+package world
+
+// factDigest names the first facts of FactTable; see TestFactTableFixed.
+const factDigest = "Bepoustan / Zefeport / krubourk"

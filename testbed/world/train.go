@@ -1,0 +1,135 @@
+package world
+
+import (
+	"image"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// Turn is one message of a conversation in the ShareGPT4V layout: From is
+// "human" or "gpt".
+type Turn struct {
+	From  string `json:"from"`
+	Value string `json:"value"`
+}
+
+// Sample is one training example: a user turn (with ImageToken first when
+// there is an image) and the assistant's answer.
+type Sample struct {
+	Question Question
+	Scene    *Scene      // nil for language questions
+	Image    *image.RGBA // nil for language questions
+	Turns    []Turn
+}
+
+// TrainingSample draws a training example: a caption request with
+// probability cfg.CaptionShare, a language-only question with probability
+// cfg.LanguageShare, otherwise a question of a uniformly chosen image
+// category (perception, counting, spatial, text, reasoning) about a fresh
+// scene. Scenes for text questions always have a sign.
+func TrainingSample(rng *rand.Rand, cfg Config) Sample {
+	var q Question
+	var s *Scene
+	r := rng.Float64()
+	switch {
+	case r < cfg.CaptionShare:
+		s = NewScene(rng, cfg)
+		q, _ = s.Question(rng, CaptionCat)
+	case r < cfg.CaptionShare+cfg.LanguageShare:
+		q = LanguageQuestion(rng)
+	default:
+		cat := imageCategories[rng.IntN(len(imageCategories)-1)] // all but caption
+		for {
+			s = newScene(rng, cfg, cat == Text)
+			var ok bool
+			if q, ok = s.Question(rng, cat); ok {
+				break
+			}
+		}
+	}
+	sm := Sample{Question: q, Scene: s, Turns: []Turn{{"human", q.UserText()}, {"gpt", q.Target()}}}
+	if s != nil {
+		sm.Image = s.Render()
+	}
+	return sm
+}
+
+// Corpus returns n texts representative of the world, for training a
+// tokenizer: the prompts and answers of training samples (without
+// rendering images), then the fact sentences and Vocabulary.
+func Corpus(rng *rand.Rand, cfg Config, n int) []string {
+	out := make([]string, 0, n+64)
+	for i := 0; i < n; i++ {
+		var q Question
+		r := rng.Float64()
+		switch {
+		case r < cfg.CaptionShare:
+			q, _ = NewScene(rng, cfg).Question(rng, CaptionCat)
+		case r < cfg.CaptionShare+cfg.LanguageShare:
+			q = LanguageQuestion(rng)
+		default:
+			cat := imageCategories[rng.IntN(len(imageCategories)-1)]
+			for {
+				var ok bool
+				if q, ok = newScene(rng, cfg, cat == Text).Question(rng, cat); ok {
+					break
+				}
+			}
+		}
+		out = append(out, q.UserText()+"\n"+q.Target())
+	}
+	out = append(out, FactTable().Sentences()...)
+	out = append(out, strings.Join(Vocabulary(), " "))
+	return out
+}
+
+// Vocabulary lists the fixed words and phrases of the world in a fixed
+// order: colours, shapes, sizes, position and direction words, numbers,
+// sign characters, invented names, habitats, foods, opposites, prompt
+// suffixes and caption prompts.
+func Vocabulary() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(ws ...string) {
+		for _, w := range ws {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	add(Colors...)
+	add("gray", "brown")
+	add(Shapes...)
+	for _, s := range Shapes {
+		add(plural(s))
+	}
+	add(Sizes...)
+	add(ordinals...)
+	add("row", "column")
+	add(Directions...)
+	add(relativeWords...)
+	add(numberWords...)
+	for i := 0; i <= 200; i++ {
+		add(strconv.Itoa(i))
+	}
+	for _, r := range "ABCDEFGHIJKLMNOPQRSTUVWXYZ" {
+		add(string(r))
+	}
+	f := FactTable()
+	for _, c := range f.Countries {
+		add(c.Name, c.Capital)
+	}
+	for _, c := range f.Creatures {
+		add(c.Name)
+	}
+	add(habitats...)
+	add(foods...)
+	for _, p := range Opposites {
+		add(p[0], p[1])
+	}
+	add("yes", "no", ImageToken, MCSuffix, OpenSuffix)
+	add(CaptionPrompts...)
+	return out
+}

@@ -1,0 +1,579 @@
+package world
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func testRNG(i uint64) *rand.Rand { return rand.New(rand.NewPCG(i, 0x7465737431)) }
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := []func(*Config){
+		func(c *Config) { c.Grid = 1 },
+		func(c *Config) { c.Size = 40 },
+		func(c *Config) { c.MaxObjects = 15 },
+		func(c *Config) { c.MinObjects = 0 },
+		func(c *Config) { c.SignProb = 2 },
+		func(c *Config) { c.CaptionShare = 0.9; c.LanguageShare = 0.2 },
+	}
+	for i, f := range bad {
+		c := DefaultConfig()
+		f(&c)
+		if c.Validate() == nil {
+			t.Errorf("case %d: invalid config %+v accepted", i, c)
+		}
+	}
+}
+
+func TestScenes(t *testing.T) {
+	cfg := DefaultConfig()
+	hist := make([]int, cfg.MaxObjects+1)
+	signs := 0
+	const n = 3000
+	for i := 0; i < n; i++ {
+		rng := testRNG(uint64(i))
+		s := NewScene(rng, cfg)
+		hist[len(s.Objects)]++
+		cells := map[[2]int]bool{}
+		if sg := s.Sign; sg != nil {
+			signs++
+			if len(sg.Text) < 1 || len(sg.Text) > 4 || strings.Trim(sg.Text, signAlphabet) != "" {
+				t.Fatalf("scene %d: sign text %q", i, sg.Text)
+			}
+			if sg.Row < 0 || sg.Row >= cfg.Grid || sg.Col < 0 || sg.Col+1 >= cfg.Grid {
+				t.Fatalf("scene %d: sign at %d,%d", i, sg.Row, sg.Col)
+			}
+			cells[[2]int{sg.Row, sg.Col}] = true
+			cells[[2]int{sg.Row, sg.Col + 1}] = true
+		}
+		pairs := map[string]bool{}
+		for _, o := range s.Objects {
+			c := [2]int{o.Row, o.Col}
+			if o.Row < 0 || o.Row >= cfg.Grid || o.Col < 0 || o.Col >= cfg.Grid || cells[c] {
+				t.Fatalf("scene %d: object %+v out of the grid or overlapping", i, o)
+			}
+			cells[c] = true
+			if pairs[o.Color+o.Shape] {
+				t.Fatalf("scene %d: two %s %s", i, o.Color, o.Shape)
+			}
+			pairs[o.Color+o.Shape] = true
+			if indexOf(Colors, o.Color) < 0 || indexOf(Shapes, o.Shape) < 0 || indexOf(Sizes, o.Size) < 0 {
+				t.Fatalf("scene %d: object %+v", i, o)
+			}
+		}
+		// Every caption mentions every attribute, every colour and shape.
+		for k := 0; k < 3; k++ {
+			c := s.Caption(rng)
+			for _, a := range s.Attributes() {
+				if !strings.Contains(c, a) {
+					t.Fatalf("scene %d: caption %q lacks attribute %q", i, c, a)
+				}
+			}
+			for _, o := range s.Objects {
+				if !strings.Contains(c, o.Color+" "+o.Shape) {
+					t.Fatalf("scene %d: caption %q lacks %s %s", i, c, o.Color, o.Shape)
+				}
+			}
+		}
+	}
+	if hist[0] != 0 {
+		t.Errorf("scenes without objects: %d", hist[0])
+	}
+	for k := 3; k <= 5; k++ {
+		if hist[k] < hist[1] || hist[k] < hist[6] {
+			t.Errorf("object counts %v not weighted towards 3..5", hist)
+		}
+	}
+	if f := float64(signs) / n; f < 0.35 || f > 0.45 {
+		t.Errorf("sign share %.3f, want about 0.4", f)
+	}
+}
+
+func TestRender(t *testing.T) {
+	cfg := DefaultConfig()
+	for i := 0; i < 300; i++ {
+		s := newScene(testRNG(uint64(i)), cfg, true)
+		img := s.Render()
+		if img.Rect.Dx() != cfg.Size || img.Rect.Dy() != cfg.Size {
+			t.Fatalf("image %v", img.Rect)
+		}
+		// The centre of every object has the object's colour.
+		for _, o := range s.Objects {
+			cell := cfg.cell()
+			x, y := o.Col*cell+cell/2, o.Row*cell+cell/2
+			got := img.RGBAAt(x, y)
+			want := colorRGB[indexOf(Colors, o.Color)]
+			for c, v := range []uint8{got.R, got.G, got.B} {
+				if d := int(v) - int(want[c]); d > 8 || d < -8 {
+					t.Fatalf("scene %d: %s at (%d,%d) is %v, want about %v", i, o.Phrase(), x, y, got, want)
+				}
+			}
+		}
+		// The sign shows ink under every character.
+		board := s.signRect()
+		sc := s.signScale(board)
+		text := s.Sign.Text
+		x0 := board.Min.X + (board.Dx()-(6*len(text)-1)*sc)/2
+		y0 := board.Min.Y + (board.Dy()-7*sc)/2
+		for k := range text {
+			ink := 0
+			for y := y0; y < y0+7*sc; y++ {
+				for x := x0 + 6*k*sc; x < x0+(6*k+5)*sc; x++ {
+					if p := img.RGBAAt(x, y); p.R < 60 && p.G < 60 && p.B < 60 {
+						ink++
+					}
+				}
+			}
+			if ink < 7*sc*sc {
+				t.Fatalf("scene %d: sign %q character %d has %d ink pixels", i, text, k, ink)
+			}
+		}
+		if p := img.RGBAAt(board.Min.X+1, board.Min.Y+1); p.R < 200 {
+			t.Fatalf("scene %d: sign board at %v is %v", i, board.Min, p)
+		}
+	}
+	// Rendering is a function of the scene.
+	s := NewScene(testRNG(1), cfg)
+	a, b := s.Render(), s.Render()
+	if string(a.Pix) != string(b.Pix) {
+		t.Fatal("two renderings of a scene differ")
+	}
+}
+
+// --- an independent oracle for the answers ---
+
+var (
+	reHowManyShape = regexp.MustCompile(`^(?:How many (\w+) are (?:there|in the image)\?|Count the (\w+)\. How many are there\?)$`)
+	reHowManyAttr  = regexp.MustCompile(`^How many (\w+) (?:objects are there|shapes are in the image)\?$`)
+	reLine         = regexp.MustCompile(`^How many objects are in the (\w+) (row|column)\?$`)
+	rePos          = regexp.MustCompile(`(\w+) row, (\w+) column`)
+	reName         = regexp.MustCompile(`the (\w+) (\w+)`)
+)
+
+func singular(p string) string {
+	for _, s := range Shapes {
+		if plural(s) == p {
+			return s
+		}
+	}
+	return ""
+}
+
+func parsePos(t *testing.T, s string) (int, int) {
+	m := rePos.FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no position in %q", s)
+	}
+	return indexOf(ordinals, m[1]), indexOf(ordinals, m[2])
+}
+
+// resolve finds the one object a reference like "the large star in the
+// second row, first column" or "the red object" denotes.
+func resolve(t *testing.T, s *Scene, ref string) Object {
+	ref = strings.TrimPrefix(ref, "the ")
+	r, c := -1, -1
+	if i := strings.Index(ref, " in the "); i >= 0 {
+		r, c = parsePos(t, ref[i:])
+		ref = ref[:i]
+	}
+	var found []Object
+	for _, o := range s.Objects {
+		ok := (r < 0 || (o.Row == r && o.Col == c))
+		for _, w := range strings.Fields(ref) {
+			switch {
+			case w == "object":
+			case indexOf(Sizes, w) >= 0:
+				ok = ok && o.Size == w
+			case indexOf(Colors, w) >= 0:
+				ok = ok && o.Color == w
+			case indexOf(Shapes, w) >= 0:
+				ok = ok && o.Shape == w
+			default:
+				t.Fatalf("reference %q: word %q", ref, w)
+			}
+		}
+		if ok {
+			found = append(found, o)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("reference %q matches %d objects of %+v", ref, len(found), s.Objects)
+	}
+	return found[0]
+}
+
+func (s *Scene) countShape(sh string) int {
+	return s.count(func(o Object) bool { return o.Shape == sh })
+}
+
+// oracle recomputes the answer text of q from the scene.
+func oracle(t *testing.T, s *Scene, q Question) string {
+	text := q.Question
+	switch q.Kind {
+	case "color-of":
+		for _, p := range []string{"What colour is ", "What is the colour of ", "Which colour does "} {
+			if strings.HasPrefix(text, p) {
+				ref := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(text, p), "?"), " have")
+				return resolve(t, s, ref).Color
+			}
+		}
+	case "shape-of":
+		for _, p := range []string{"What shape is ", "Which shape is ", "What is the shape of "} {
+			if strings.HasPrefix(text, p) {
+				return resolve(t, s, strings.TrimSuffix(strings.TrimPrefix(text, p), "?")).Shape
+			}
+		}
+	case "size-of":
+		m := reName.FindStringSubmatch(text)
+		return resolve(t, s, m[0]).Size
+	case "exists":
+		m := regexp.MustCompile(`an? (\w+) (\w+)(?: in the image)?\?$`).FindStringSubmatch(text)
+		return yesNo(s.find(m[1], m[2]) >= 0)
+	case "color-at":
+		r, c := parsePos(t, text)
+		return s.Objects[s.At(r, c)].Color
+	case "count-shape":
+		m := reHowManyShape.FindStringSubmatch(text)
+		return fmt.Sprint(s.countShape(singular(m[1] + m[2])))
+	case "count-color", "count-size":
+		m := reHowManyAttr.FindStringSubmatch(text)
+		return fmt.Sprint(s.count(func(o Object) bool { return o.Color == m[1] || o.Size == m[1] }))
+	case "count-all":
+		return fmt.Sprint(len(s.Objects))
+	case "count-line":
+		m := reLine.FindStringSubmatch(text)
+		k := indexOf(ordinals, m[1])
+		return fmt.Sprint(s.count(func(o Object) bool { return (m[2] == "row" && o.Row == k) || (m[2] == "column" && o.Col == k) }))
+	case "where-is":
+		m := regexp.MustCompile(`(the \w+ \w+)\?$`).FindStringSubmatch(text)
+		return resolve(t, s, m[1]).Position()
+	case "relative":
+		m := reName.FindAllString(text, 2)
+		a, b := resolve(t, s, m[0]), resolve(t, s, m[1])
+		return strings.TrimSuffix(Directions[direction(a.Row, a.Col, b.Row, b.Col)], " of")
+	case "which-rel":
+		m := regexp.MustCompile(`is (.+) (the \w+ \w+)\?$`).FindStringSubmatch(text)
+		b := resolve(t, s, m[2])
+		var right []string
+		for _, opt := range q.Options {
+			w := strings.Fields(opt)
+			if i := s.find(w[1], w[2]); i >= 0 {
+				o := s.Objects[i]
+				if o != b && Directions[direction(o.Row, o.Col, b.Row, b.Col)] == m[1] {
+					right = append(right, opt)
+				}
+			}
+		}
+		if len(right) != 1 {
+			t.Fatalf("%q: options %q: %d right", text, q.Options, len(right))
+		}
+		return right[0]
+	case "what-at":
+		r, c := parsePos(t, text)
+		o := s.Objects[s.At(r, c)]
+		return article(o.Color) + " " + o.Color + " " + o.Shape
+	case "sign-row":
+		return ordinals[s.Sign.Row] + " row"
+	case "read-sign":
+		return s.Sign.Text
+	case "sign-char":
+		if strings.Contains(text, "first") {
+			return s.Sign.Text[:1]
+		}
+		return s.Sign.Text[len(s.Sign.Text)-1:]
+	case "sign-length":
+		return fmt.Sprint(len(s.Sign.Text))
+	case "more-than":
+		m := regexp.MustCompile(`more (\w+) than (\w+)\?`).FindStringSubmatch(text)
+		return yesNo(s.countShape(singular(m[1])) > s.countShape(singular(m[2])))
+	case "most-common":
+		cnt := map[string]int{}
+		for _, o := range s.Objects {
+			if strings.Contains(text, "colour") {
+				cnt[o.Color]++
+			} else {
+				cnt[o.Shape]++
+			}
+		}
+		best, bn, ties := "", 0, 0
+		for k, v := range cnt {
+			if v > bn {
+				best, bn, ties = k, v, 1
+			} else if v == bn {
+				ties++
+			}
+		}
+		if ties != 1 {
+			t.Fatalf("%q: no unique most common in %+v", text, s.Objects)
+		}
+		return best
+	case "digit-sum":
+		sum := 0
+		for _, r := range s.Sign.Text {
+			if r >= '0' && r <= '9' {
+				sum += int(r - '0')
+			}
+		}
+		return fmt.Sprint(sum)
+	case "sign-plus":
+		n, err := strconv.Atoi(s.Sign.Text)
+		k, err2 := strconv.Atoi(strings.TrimSuffix(text[strings.LastIndex(text, " ")+1:], "?"))
+		if err != nil || err2 != nil {
+			t.Fatalf("%q: sign %q", text, s.Sign.Text)
+		}
+		return fmt.Sprint(n + k)
+	case "not-color":
+		c := strings.TrimSuffix(text[strings.LastIndex(text, " ")+1:], "?")
+		return fmt.Sprint(s.count(func(o Object) bool { return o.Color != c }))
+	case "remove-shape":
+		m := regexp.MustCompile(`all the (\w+) were`).FindStringSubmatch(text)
+		return fmt.Sprint(len(s.Objects) - s.countShape(singular(m[1])))
+	case "is-rel":
+		m := regexp.MustCompile(`^Is (the \w+ \w+) (.+) (the \w+ \w+)\?$`).FindStringSubmatch(text)
+		a, b := resolve(t, s, m[1]), resolve(t, s, m[3])
+		return yesNo(Directions[direction(a.Row, a.Col, b.Row, b.Col)] == m[2])
+	case "mix-objects":
+		m := regexp.MustCompile(`colours of the (\w+) and the (\w+)\?`).FindStringSubmatch(text)
+		a, b := resolve(t, s, m[1]), resolve(t, s, m[2])
+		for _, x := range Mixes {
+			if (x[0] == a.Color && x[1] == b.Color) || (x[1] == a.Color && x[0] == b.Color) {
+				return x[2]
+			}
+		}
+		t.Fatalf("%q: %s and %s do not mix", text, a.Color, b.Color)
+	case "sum-counts":
+		m := regexp.MustCompile(`How many (\w+) and (\w+) are`).FindStringSubmatch(text)
+		return fmt.Sprint(s.countShape(singular(m[1])) + s.countShape(singular(m[2])))
+	case "caption":
+		return q.Answer
+	}
+	t.Fatalf("no oracle for %s question %q", q.Kind, text)
+	return ""
+}
+
+func checkOptions(t *testing.T, q Question) {
+	t.Helper()
+	if !q.MultipleChoice() {
+		if q.Answer == "" {
+			t.Fatalf("%q: empty answer", q.Question)
+		}
+		return
+	}
+	if len(q.Options) != 4 || indexOf(Letters, q.Answer) < 0 {
+		t.Fatalf("%q: options %q, answer %q", q.Question, q.Options, q.Answer)
+	}
+	seen := map[string]bool{}
+	for _, o := range q.Options {
+		if o == "" || seen[o] {
+			t.Fatalf("%q: options %q not distinct", q.Question, q.Options)
+		}
+		seen[o] = true
+	}
+}
+
+func TestQuestionsAgainstOracle(t *testing.T) {
+	cfg := DefaultConfig()
+	kinds := map[string]int{}
+	letters := map[string]int{}
+	for i := 0; i < 4000; i++ {
+		rng := testRNG(uint64(1e6 + i))
+		cat := imageCategories[i%len(imageCategories)]
+		s := newScene(rng, cfg, cat == Text)
+		q, ok := s.Question(rng, cat)
+		if !ok {
+			t.Fatalf("scene %d: no %s question", i, cat)
+		}
+		if q.Category != cat || !q.HasImage {
+			t.Fatalf("question %+v", q)
+		}
+		checkOptions(t, q)
+		if got, want := q.Correct(), oracle(t, s, q); got != want {
+			t.Fatalf("scene %+v sign %+v\n%s question %q options %q: answer %q, oracle %q", s.Objects, s.Sign, q.Kind, q.Question, q.Options, got, want)
+		}
+		kinds[q.Kind]++
+		if q.MultipleChoice() {
+			letters[q.Answer]++
+		}
+	}
+	for _, gens := range generators {
+		for _, g := range gens {
+			if kinds[g.kind] == 0 {
+				t.Errorf("kind %s never drawn", g.kind)
+			}
+		}
+	}
+	total := 0
+	for _, n := range letters {
+		total += n
+	}
+	for _, l := range Letters {
+		if f := float64(letters[l]) / float64(total); f < 0.21 || f > 0.29 {
+			t.Errorf("answer %s in %.3f of multiple-choice questions, want about 0.25", l, f)
+		}
+	}
+	// Questions gives one per supported category.
+	s := newScene(testRNG(5), cfg, true)
+	qs := s.Questions(testRNG(6))
+	if len(qs) != len(imageCategories) {
+		t.Errorf("Questions gave %d, want %d", len(qs), len(imageCategories))
+	}
+}
+
+func TestLanguageQuestions(t *testing.T) {
+	f := FactTable()
+	capital := map[string]string{}
+	creature := map[string]Creature{}
+	names := map[string]bool{}
+	for _, c := range f.Countries {
+		capital[c.Name] = c.Capital
+		for _, n := range []string{c.Name, c.Capital} {
+			if names[strings.ToLower(n)] {
+				t.Fatalf("name %q twice", n)
+			}
+			names[strings.ToLower(n)] = true
+		}
+	}
+	for _, c := range f.Creatures {
+		creature[c.Name] = c
+		if names[c.Name] {
+			t.Fatalf("name %q twice", c.Name)
+		}
+		names[c.Name] = true
+	}
+	kinds := map[string]int{}
+	for i := 0; i < 3000; i++ {
+		q := LanguageQuestion(testRNG(uint64(i)))
+		checkOptions(t, q)
+		if q.HasImage || q.Category != Language {
+			t.Fatalf("question %+v", q)
+		}
+		kinds[q.Kind]++
+		got := q.Correct()
+		var want string
+		words := strings.Fields(strings.TrimSuffix(q.Question, "?"))
+		last := words[len(words)-1]
+		switch q.Kind {
+		case "capital":
+			want = capital[last]
+		case "creature-color", "creature-home", "creature-food":
+			var c Creature
+			for _, w := range words {
+				if x, ok := creature[w]; ok {
+					c = x
+				}
+			}
+			want = map[string]string{"creature-color": c.Color, "creature-home": c.Habitat, "creature-food": c.Food}[q.Kind]
+		case "add", "subtract", "multiply":
+			var a, b int
+			var op string
+			if _, err := fmt.Sscanf(q.Question, "%d %s %d", &a, &op, &b); err != nil {
+				fmt.Sscanf(q.Question, "What is %d %s %d", &a, &op, &b)
+			}
+			switch op {
+			case "+", "plus":
+				want = fmt.Sprint(a + b)
+			case "-", "minus":
+				want = fmt.Sprint(a - b)
+			default:
+				want = fmt.Sprint(a * b)
+			}
+		default:
+			continue
+		}
+		if got != want {
+			t.Fatalf("%s %q options %q: answer %q, want %q", q.Kind, q.Question, q.Options, got, want)
+		}
+	}
+	for _, g := range languageGenerators {
+		if kinds[g.kind] == 0 {
+			t.Errorf("language kind %s never drawn", g.kind)
+		}
+	}
+}
+
+// The fact table is part of the trained model's world: changing it
+// invalidates committed weights. Update factDigest only on purpose.
+func TestFactTableFixed(t *testing.T) {
+	s := strings.Join(FactTable().Sentences(), "\n")
+	f := FactTable()
+	if len(f.Countries) != NumCountries || len(f.Creatures) != NumCreatures {
+		t.Fatalf("%d countries, %d creatures", len(f.Countries), len(f.Creatures))
+	}
+	got := fmt.Sprintf("%s / %s / %s", f.Countries[0].Name, f.Countries[0].Capital, f.Creatures[0].Name)
+	if got != factDigest {
+		t.Errorf("first facts %q, want %q (the table changed)\n%s", got, factDigest, s[:200])
+	}
+}
+
+func TestPromptAndTarget(t *testing.T) {
+	q := Question{Category: Counting, Question: "How many stars are there?", Options: []string{"1", "2", "3", "4"}, Answer: "B", HasImage: true}
+	want := "<image>\nHow many stars are there?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer with the option's letter from the given choices directly."
+	if got := q.UserText(); got != want {
+		t.Errorf("UserText %q, want %q", got, want)
+	}
+	if q.Target() != "B" || q.Correct() != "2" {
+		t.Errorf("target %q correct %q", q.Target(), q.Correct())
+	}
+	o := Question{Category: Text, Question: "What does the sign say?", Answer: "AB3", HasImage: true}
+	if got := o.Prompt(); got != "What does the sign say?\n"+OpenSuffix || o.Target() != "AB3" {
+		t.Errorf("open prompt %q target %q", got, o.Target())
+	}
+	c := Question{Category: CaptionCat, Question: "Describe the image.", Answer: "A caption."}
+	if c.Prompt() != "Describe the image." || c.Target() != "A caption." {
+		t.Errorf("caption prompt %q", c.Prompt())
+	}
+	for in, want := range map[string]string{" The Red Star. ": "red star", "AB3": "ab3", "an  apple": "apple", "Yes!": "yes"} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTrainingSample(t *testing.T) {
+	cfg := DefaultConfig()
+	rng := testRNG(99)
+	cats := map[string]int{}
+	const n = 2000
+	for i := 0; i < n; i++ {
+		sm := TrainingSample(rng, cfg)
+		cats[sm.Question.Category]++
+		if (sm.Image == nil) != (sm.Question.Category == Language) || (sm.Scene == nil) != (sm.Image == nil) {
+			t.Fatalf("sample %d: %s with image %v", i, sm.Question.Category, sm.Image != nil)
+		}
+		if len(sm.Turns) != 2 || sm.Turns[0].From != "human" || sm.Turns[1].From != "gpt" || sm.Turns[1].Value != sm.Question.Target() {
+			t.Fatalf("sample %d: turns %+v", i, sm.Turns)
+		}
+		if strings.HasPrefix(sm.Turns[0].Value, ImageToken+"\n") != (sm.Image != nil) {
+			t.Fatalf("sample %d: user turn %q", i, sm.Turns[0].Value)
+		}
+	}
+	if f := float64(cats[CaptionCat]) / n; f < 0.26 || f > 0.34 {
+		t.Errorf("caption share %.3f, want about 0.3", f)
+	}
+	if f := float64(cats[Language]) / n; f < 0.12 || f > 0.18 {
+		t.Errorf("language share %.3f, want about 0.15", f)
+	}
+	for _, c := range Categories {
+		if cats[c] == 0 {
+			t.Errorf("no %s samples", c)
+		}
+	}
+	a := Corpus(testRNG(3), cfg, 50)
+	b := Corpus(testRNG(3), cfg, 50)
+	if strings.Join(a, "\x00") != strings.Join(b, "\x00") || len(a) < 50 {
+		t.Error("Corpus is not deterministic")
+	}
+	v := Vocabulary()
+	for _, w := range []string{"red", "hexagon", "fourth", "to the left of", FactTable().Countries[0].Name, MCSuffix} {
+		if indexOf(v, w) < 0 {
+			t.Errorf("Vocabulary lacks %q", w)
+		}
+	}
+}
