@@ -23,7 +23,8 @@ type testbedCommand struct {
 // testbedCommands are the subcommands of "mbq testbed"; later parts (train,
 // ...) add theirs here.
 var testbedCommands = map[string]testbedCommand{
-	"data": {"write images, calib.json and bench.jsonl of the synthetic world", runTestbedData},
+	"data":  {"write images, calib.json and bench.jsonl of the synthetic world", runTestbedData},
+	"train": {"train the testbed VLM on fresh samples of the world (resumable checkpoints)", runTestbedTrain},
 }
 
 func testbedUsage(w io.Writer) {

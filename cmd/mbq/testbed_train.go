@@ -1,0 +1,105 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"mbq/testbed/train"
+)
+
+// testbedTrainSignals are the signals that end a training run with a
+// checkpoint (a variable so tests can leave them alone).
+var testbedTrainSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
+func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
+	d := train.DefaultConfig()
+	fs := newFlags("testbed train", "", stderr)
+	out := fs.String("out", "", "output directory (required): checkpoint/ (latest, resumable) and best/ (lowest held-out NLL)")
+	resume := fs.Bool("resume", false, "continue the checkpoint in --out (its configuration is kept; --steps may extend it)")
+	steps := fs.Int("steps", d.Steps, "optimizer steps")
+	seed := fs.Uint64("seed", d.Seed, "training seed (weights, tokenizer corpus, sample streams); never the benchmark's streams")
+	batch := fs.Int("batch", d.Batch, "samples per step")
+	lr := fs.Float64("lr", d.LR, "peak learning rate (linear warmup, cosine decay to --min-lr-frac of it)")
+	minLR := fs.Float64("min-lr-frac", d.MinLRFrac, "final learning rate as a fraction of --lr")
+	warmup := fs.Int("warmup", d.Warmup, "warmup steps")
+	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay (weight matrices only)")
+	clip := fs.Float64("clip", d.ClipNorm, "global gradient-norm clip (0: none)")
+	evalEvery := fs.Int("eval-every", d.EvalEvery, "steps between held-out evaluations (0: none)")
+	heldOut := fs.Int("held-out", d.HeldOut, "held-out questions per category")
+	ckEvery := fs.Int("checkpoint-every", d.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
+	patience := fs.Int("patience", d.Patience, "stop after this many evaluations without held-out improvement (0: never)")
+	workers := fs.Int("workers", d.Workers, "goroutines the batch is split over, each with its own gradients")
+	corpus := fs.Int("corpus", d.CorpusSize, "texts of the world the tokenizer is trained on")
+	vocab := fs.Int("vocab", d.VocabSize, "tokenizer vocabulary size (special tokens included)")
+	patch := fs.Int("patch", d.PatchSize, "vision patch size in pixels")
+	vHidden := fs.Int("vision-hidden", d.VisionHidden, "vision tower width")
+	vInter := fs.Int("vision-intermediate", d.VisionIntermediate, "vision MLP width")
+	vLayers := fs.Int("vision-layers", d.VisionLayers, "vision tower layers")
+	vHeads := fs.Int("vision-heads", d.VisionHeads, "vision attention heads")
+	tHidden := fs.Int("hidden", d.TextHidden, "decoder width (a multiple of 128 for group-128 quantization)")
+	tInter := fs.Int("intermediate", d.TextIntermediate, "decoder SwiGLU width (a multiple of 128)")
+	tLayers := fs.Int("layers", d.TextLayers, "decoder layers")
+	heads := fs.Int("heads", d.Heads, "decoder query heads")
+	kvHeads := fs.Int("kv-heads", d.KVHeads, "decoder key/value heads")
+	untied := fs.Bool("untied", !d.Tied, "store a separate lm_head instead of tying it to the embeddings")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg := d
+	cfg.Steps, cfg.Seed, cfg.Batch, cfg.LR, cfg.MinLRFrac, cfg.Warmup = *steps, *seed, *batch, *lr, *minLR, *warmup
+	cfg.WeightDecay, cfg.ClipNorm, cfg.EvalEvery, cfg.HeldOut = *wd, *clip, *evalEvery, *heldOut
+	cfg.CheckpointEvery, cfg.Patience, cfg.Workers, cfg.CorpusSize = *ckEvery, *patience, *workers, *corpus
+	cfg.VocabSize, cfg.PatchSize = *vocab, *patch
+	cfg.VisionHidden, cfg.VisionIntermediate, cfg.VisionLayers, cfg.VisionHeads = *vHidden, *vInter, *vLayers, *vHeads
+	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
+	cfg.Tied = !*untied
+	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
+	if *resume {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for n := range set {
+			if n != "out" && n != "resume" && n != "steps" {
+				return fmt.Errorf("--%s: a resumed run keeps its checkpoint's configuration (only --steps may change)", n)
+			}
+		}
+		if set["steps"] {
+			opts.Steps = *steps
+		}
+	}
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	if len(testbedTrainSignals) > 0 {
+		signal.Notify(sig, testbedTrainSignals...)
+		defer signal.Stop(sig)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sig:
+			fmt.Fprintf(stderr, "\n%v: writing a checkpoint at the end of this step (again to abort)\n", s)
+			signal.Stop(sig)
+			close(stop)
+		case <-done:
+		}
+	}()
+	opts.Stop = stop
+	st, err := train.Run(cfg, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: step %d/%d (%s), smoothed loss %.4f", *out, st.Step, st.Config.Steps, st.Status, st.SmoothedLoss)
+	if st.BestStep > 0 {
+		fmt.Fprintf(stdout, ", best held-out NLL %.4f at step %d", st.BestNLL, st.BestStep)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}

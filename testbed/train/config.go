@@ -1,0 +1,191 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"mbq/hf/config"
+	"mbq/hf/tokenizer"
+	"mbq/model/llavaonevision"
+	"mbq/testbed/world"
+)
+
+// Sizes are the model's dimensions.
+type Sizes struct {
+	ImageSize          int  `json:"image_size"` // vision tile side in pixels (the world's image size)
+	PatchSize          int  `json:"patch_size"`
+	VisionHidden       int  `json:"vision_hidden"`
+	VisionIntermediate int  `json:"vision_intermediate"`
+	VisionLayers       int  `json:"vision_layers"`
+	VisionHeads        int  `json:"vision_heads"`
+	TextHidden         int  `json:"text_hidden"`
+	TextIntermediate   int  `json:"text_intermediate"`
+	TextLayers         int  `json:"text_layers"`
+	Heads              int  `json:"heads"`
+	KVHeads            int  `json:"kv_heads"`
+	VocabSize          int  `json:"vocab_size"` // target size of the trained BPE (specials included)
+	Tied               bool `json:"tied"`
+}
+
+// Config is everything a training run depends on: with the same Config the
+// same weights come out, step by step.
+type Config struct {
+	Sizes
+	Seed  uint64 `json:"seed"`
+	Steps int    `json:"steps"`
+	Batch int    `json:"batch"`
+	// LR is the peak learning rate, reached after Warmup steps (linear from
+	// 0) and decayed along a cosine to MinLRFrac·LR at Steps.
+	LR          float64 `json:"lr"`
+	MinLRFrac   float64 `json:"min_lr_frac"`
+	Warmup      int     `json:"warmup"`
+	WeightDecay float64 `json:"weight_decay"` // on weight matrices only
+	Beta1       float64 `json:"beta1"`
+	Beta2       float64 `json:"beta2"`
+	Eps         float64 `json:"eps"`
+	ClipNorm    float64 `json:"clip_norm"` // global gradient norm clip (0: none)
+	// FullConversationShare is the fraction of samples rendered as a whole
+	// conversation ("<|im_start|>assistant \n<answer><|im_end|>", as in
+	// calibration data); the others are the generation prompt
+	// ("<|im_start|>assistant\n") followed by the answer, as evaluation and
+	// generation see them.
+	FullConversationShare float64 `json:"full_conversation_share"`
+	// EvalEvery steps the held-out set (HeldOut questions per category) is
+	// scored; CheckpointEvery steps a checkpoint is written.
+	EvalEvery       int `json:"eval_every"`
+	HeldOut         int `json:"held_out_per_category"`
+	CheckpointEvery int `json:"checkpoint_every"`
+	// Patience stops training after this many evaluations without
+	// improvement (0: never).
+	Patience int `json:"patience"`
+	// CorpusSize is the number of world texts the tokenizer is trained on.
+	CorpusSize int `json:"corpus_size"`
+	// Workers is the number of goroutines the batch is split over, each
+	// with its own gradient buffers (1: one sequence at a time, the GEMMs
+	// use the cores). It changes the order of floating-point sums, so it
+	// is part of the configuration.
+	Workers int `json:"workers"`
+	// World is the world the samples are drawn from.
+	World world.Config `json:"world"`
+}
+
+// DefaultSizes is the testbed model: SigLIP-style tower 128 px / patch 16
+// (64 patches per tile), width 192, 4 layers; a two-layer GELU projector to
+// 256; a Qwen2-style decoder of width 256, 4 layers, 4 query and 2
+// key/value heads of 64, SwiGLU 768; a ~2048-token BPE; tied embeddings.
+// Decoder input widths (256, 768) are multiples of 128.
+var DefaultSizes = Sizes{
+	ImageSize: 128, PatchSize: 16,
+	VisionHidden: 192, VisionIntermediate: 768, VisionLayers: 4, VisionHeads: 3,
+	TextHidden: 256, TextIntermediate: 768, TextLayers: 4, Heads: 4, KVHeads: 2,
+	VocabSize: 2048, Tied: true,
+}
+
+// DefaultConfig is the configuration of the committed testbed model.
+func DefaultConfig() Config {
+	return Config{
+		Sizes: DefaultSizes,
+		Seed:  1, Steps: 2100, Batch: 16,
+		LR: 1e-3, MinLRFrac: 0.1, Warmup: 100,
+		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1,
+		FullConversationShare: 0.25,
+		EvalEvery:             100, HeldOut: 30, CheckpointEvery: 100, Patience: 0,
+		CorpusSize: 20000, Workers: 2,
+		World: world.DefaultConfig(),
+	}
+}
+
+// Validate reports a configuration that cannot be trained.
+func (c *Config) Validate() error {
+	s := &c.Sizes
+	switch {
+	case c.Steps < 1 || c.Batch < 1:
+		return fmt.Errorf("train config: steps %d, batch %d: want >= 1", c.Steps, c.Batch)
+	case c.LR <= 0 || c.MinLRFrac < 0 || c.MinLRFrac > 1 || c.Warmup < 0:
+		return fmt.Errorf("train config: lr %g, min_lr_frac %g, warmup %d", c.LR, c.MinLRFrac, c.Warmup)
+	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || c.Eps <= 0:
+		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
+	case c.Workers < 1:
+		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
+	case c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.HeldOut < 0 || c.Patience < 0:
+		return fmt.Errorf("train config: eval_every, checkpoint_every, held_out and patience must be >= 0")
+	case s.PatchSize < 1 || s.ImageSize%s.PatchSize != 0:
+		return fmt.Errorf("train config: image size %d is not a multiple of patch size %d", s.ImageSize, s.PatchSize)
+	case s.VisionHeads < 1 || s.VisionHidden%s.VisionHeads != 0:
+		return fmt.Errorf("train config: vision width %d is not a multiple of %d heads", s.VisionHidden, s.VisionHeads)
+	case s.Heads < 1 || s.KVHeads < 1 || s.TextHidden%s.Heads != 0 || s.Heads%s.KVHeads != 0:
+		return fmt.Errorf("train config: text width %d, heads %d, kv heads %d", s.TextHidden, s.Heads, s.KVHeads)
+	case (s.TextHidden/s.Heads)%2 != 0:
+		return fmt.Errorf("train config: head dim %d is odd", s.TextHidden/s.Heads)
+	case s.VocabSize < 300:
+		return fmt.Errorf("train config: vocab size %d, want >= 300", s.VocabSize)
+	}
+	if c.World.Size != s.ImageSize {
+		return fmt.Errorf("train config: world image size %d differs from the model's %d", c.World.Size, s.ImageSize)
+	}
+	return c.World.Validate()
+}
+
+// Specials are the tokenizer's special tokens, in id order after the
+// learned vocabulary.
+var Specials = []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", llavaonevision.ImageToken, "<video>"}
+
+// ModelConfig is the config.json of a model of these sizes with the
+// trained tokenizer tok.
+func (s Sizes) ModelConfig(tok *tokenizer.Tokenizer) (*config.LlavaOnevisionConfig, error) {
+	id := func(t string) (int, error) {
+		v, ok := tok.TokenToID(t)
+		if !ok {
+			return 0, fmt.Errorf("tokenizer: no %s token", t)
+		}
+		return v, nil
+	}
+	img, err := id(llavaonevision.ImageToken)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := id("<video>")
+	if err != nil {
+		return nil, err
+	}
+	eos, err := id("<|im_end|>")
+	if err != nil {
+		return nil, err
+	}
+	bos, err := id("<|endoftext|>")
+	if err != nil {
+		return nil, err
+	}
+	vc := config.DefaultSiglipVision()
+	vc.HiddenSize, vc.IntermediateSize = s.VisionHidden, s.VisionIntermediate
+	vc.NumHiddenLayers, vc.NumAttentionHeads = s.VisionLayers, s.VisionHeads
+	vc.ImageSize, vc.PatchSize = s.ImageSize, s.PatchSize
+	vc.VisionUseHead = false
+	tc := config.DefaultQwen2()
+	tc.Architectures = []string{"Qwen2ForCausalLM"}
+	tc.VocabSize = (tok.VocabSize() + 15) / 16 * 16
+	tc.HiddenSize, tc.IntermediateSize = s.TextHidden, s.TextIntermediate
+	tc.NumHiddenLayers, tc.NumAttentionHeads, tc.NumKeyValueHeads = s.TextLayers, s.Heads, s.KVHeads
+	tc.RopeTheta = 1e6
+	tc.MaxPositionEmbeddings = 4096
+	tc.TieWordEmbeddings = s.Tied
+	tc.EosTokenID = config.IntOrList{Values: []int{eos}}
+	tc.BosTokenID = &bos
+	tied := s.Tied
+	return &config.LlavaOnevisionConfig{
+		Architectures:               []string{config.ArchLlavaOnevision},
+		ImageTokenIndex:             img,
+		VideoTokenIndex:             vid,
+		ProjectorHiddenAct:          "gelu",
+		VisionFeatureSelectStrategy: "full",
+		VisionFeatureLayer:          config.IntOrList{Values: []int{-1}},
+		VisionAspectRatio:           "anyres_max_9",
+		ImageGridPinpoints:          [][2]int{{s.ImageSize, s.ImageSize}},
+		MultimodalProjectorBias:     true,
+		TieWordEmbeddings:           &tied,
+		TorchDtype:                  "float32",
+		VisionConfig:                vc,
+		TextConfig:                  tc,
+		Extra:                       map[string]json.RawMessage{"use_image_newline_parameter": json.RawMessage("true")},
+	}, nil
+}

@@ -1,0 +1,75 @@
+// Package train trains the testbed VLM: a LLaVA-OneVision-layout model
+// (SigLIP-style tower, two-layer GELU projector, image_newline, Qwen2-style
+// decoder) on fresh samples of the synthetic world (package world), with
+// AdamW, resumable checkpoints and a held-out evaluation.
+//
+// # Model
+//
+// DefaultSizes: 128x128 tiles in 16x16 patches (64 vision tokens per tile),
+// tower width 192, 4 layers, 3 heads, MLP 768; projector 192 -> 256 -> 256;
+// decoder width 256, 4 layers, 4 query heads and 2 key/value heads of 64,
+// SwiGLU 768, RoPE theta 1e6, tied embeddings; a byte-level BPE of 2048
+// tokens trained (hf/tokenizer.Train) on world.Corpus with the specials
+// <|endoftext|>, <|im_start|>, <|im_end|>, <image>, <video>. The decoder's
+// input widths (256 and 768) are multiples of 128, so group-128
+// quantization applies to every decoder linear. The processor is
+// LLaVA-OneVision's anyres one with the single pinpoint 128x128: an image is
+// the base tile plus one grid tile, 64 + 8·(8+1) = 136 image tokens, exactly
+// as transformers' LlavaOnevisionProcessor and pack_image_features count
+// them.
+//
+// # Data and seeds
+//
+// Step s (1-based) draws Batch samples with world.TrainingSample, sample i
+// from the PCG stream (mix64(seed ^ "training"), mix64(s<<24 | i)): a
+// resumed run sees exactly the samples an uninterrupted one would. The
+// benchmark files of package world use the domain BenchDomain, the held-out
+// set HeldOutSeed with its own domain and the tokenizer corpus another, so
+// no training sample ever comes from a benchmark item's stream, whatever the
+// seeds. A sample is rendered, with probability FullConversationShare
+// (0.25), as the whole conversation through the chat template (the form of
+// calibration data and of the evaluator's answer-token loss), otherwise as
+// the generation prompt followed by the answer tokens and <|im_end|> (the
+// form of multiple-choice scoring and generation). The loss is the mean
+// next-token cross-entropy over the answer tokens (answer and end of turn).
+//
+// # Optimisation
+//
+// AdamW (β 0.9/0.95, eps 1e-8, weight decay 0.1 on weight matrices, not on
+// norms, biases, embeddings or image_newline), linear warmup then cosine
+// decay to MinLRFrac of the peak, global gradient-norm clipping. The batch
+// is split over Workers goroutines, each with a model replica sharing the
+// weights and owning its gradient buffers; the gradients are combined
+// weighted by each part's answer tokens, so the result is the batch mean.
+// On the 2-core development machine two workers were about 1.6x faster
+// than one sequence at a time with multi-threaded GEMMs.
+//
+// # Output directory
+//
+//	OUT/checkpoint/  latest state: the HF model (float32), trainer_state.json
+//	                 (step, configuration, loss and held-out history),
+//	                 optimizer.safetensors (exp_avg.<name>, exp_avg_sq.<name>)
+//	OUT/best/        the HF model of the lowest held-out NLL, with its trainer_state.json
+//
+// Each is written into a temporary directory and renamed into place, so a
+// crash or Ctrl-C never leaves a half-written checkpoint. Resuming continues
+// bit for bit (same weights as an uninterrupted run).
+//
+// # Held-out evaluation
+//
+// HeldOut questions per category (world.Categories), drawn from
+// HeldOutSeed, prepared with the generation prompt and the answer; per
+// category the mean answer-token NLL, and the accuracy: multiple choice by
+// the highest option-letter logit after the prompt, open-ended by every
+// answer token being the argmax under teacher forcing (greedy exact match);
+// captions have NLL only.
+//
+// # The committed model
+//
+// Reproduced by (the OpenBLAS build; the pure-Go build differs only by
+// GEMM rounding):
+//
+//	go build -tags openblas -o mbq ./cmd/mbq
+//	OPENBLAS_NUM_THREADS=1 ./mbq testbed train --out OUT --steps 2100 --batch 16 --seed 1 \
+//	    --workers 2 --eval-every 100 --checkpoint-every 100
+package train

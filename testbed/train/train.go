@@ -1,0 +1,440 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"mbq/hf/tokenizer"
+	"mbq/model"
+	"mbq/model/llavaonevision"
+	"mbq/nn"
+	"mbq/progress"
+)
+
+// Names inside the output directory.
+const (
+	CheckpointDir  = "checkpoint" // latest: HF model (float32) + trainer_state.json + optimizer.safetensors
+	BestDir        = "best"       // lowest held-out NLL: HF model (float32) + trainer_state.json
+	StateFile      = "trainer_state.json"
+	OptimizerFile  = "optimizer.safetensors"
+	smoothingAlpha = 0.05
+)
+
+// Options control a run.
+type Options struct {
+	Out    string
+	Resume bool
+	// Steps, if > 0, overrides the checkpoint's Config.Steps on resume
+	// (the learning-rate schedule follows the new total).
+	Steps int
+	// Log receives plain lines (start, held-out results, checkpoints).
+	Log io.Writer
+	// Progress receives the progress bar (nil: none).
+	Progress io.Writer
+	// Stop, when closed, ends the run at the next step boundary with a
+	// checkpoint.
+	Stop <-chan struct{}
+	// StopAt, if > 0, ends the run like Stop once this step is done.
+	StopAt int
+}
+
+// LossRecord is one optimizer step.
+type LossRecord struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	Tokens   int     `json:"answer_tokens"`
+	Seq      int     `json:"sequence_tokens"`
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// State is trainer_state.json.
+type State struct {
+	Step         int          `json:"step"`
+	Config       Config       `json:"config"`
+	SmoothedLoss float64      `json:"smoothed_loss"`
+	Loss         []LossRecord `json:"loss_history"`
+	Evals        []EvalResult `json:"eval_history"`
+	BestStep     int          `json:"best_step"`
+	BestNLL      float64      `json:"best_nll"`
+	BestAccuracy float64      `json:"best_accuracy"`
+	SinceBest    int          `json:"evals_since_improvement"`
+	Seconds      float64      `json:"train_seconds"`
+	// Status is "running", "interrupted", "early-stopped" or "done".
+	Status string `json:"status"`
+}
+
+// Run trains (or, with opts.Resume, continues) the testbed model in
+// opts.Out and returns the final state.
+func Run(cfg Config, opts Options) (*State, error) {
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	ckDir := filepath.Join(opts.Out, CheckpointDir)
+	var m *llavaonevision.Model
+	var st *State
+	var opt *adamW
+	if opts.Resume {
+		dir := ckDir
+		if _, err := os.Stat(filepath.Join(dir, StateFile)); err != nil {
+			if _, err2 := os.Stat(filepath.Join(dir+".old", StateFile)); err2 == nil {
+				dir += ".old" // a crash between the two renames of a save
+			} else {
+				return nil, fmt.Errorf("resume: %s: no checkpoint: %w", opts.Out, err)
+			}
+		}
+		var err error
+		if st, err = readState(filepath.Join(dir, StateFile)); err != nil {
+			return nil, err
+		}
+		cfg = st.Config
+		if opts.Steps > 0 {
+			cfg.Steps = opts.Steps
+			st.Config.Steps = opts.Steps
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: config: %w", filepath.Join(dir, StateFile), err)
+		}
+		if m, err = llavaonevision.Load(dir); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		nn.AllocGrads(m.Params())
+		opt = newAdamW(m.Params())
+		if err := opt.load(filepath.Join(dir, OptimizerFile), st.Step); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		st.Status = "running"
+		fmt.Fprintf(logw, "resuming %s at step %d of %d\n", dir, st.Step, cfg.Steps)
+	} else {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		if err := checkFreshOut(opts.Out); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		tok, err := tokenizer.Train(corpus(&cfg), tokenizer.TrainOptions{VocabSize: cfg.VocabSize, Special: Specials})
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+		mc, err := cfg.Sizes.ModelConfig(tok)
+		if err != nil {
+			return nil, err
+		}
+		proc, err := llavaonevision.Processor(cfg.ImageSize, mc.ImageGridPinpoints)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = llavaonevision.NewRandom(mc, tok, proc, cfg.Seed); err != nil {
+			return nil, err
+		}
+		nn.AllocGrads(m.Params())
+		opt = newAdamW(m.Params())
+		st = &State{Config: cfg, Status: "running"}
+		fmt.Fprintf(logw, "tokenizer: %d tokens from %d texts (%.1fs)\n", tok.VocabSize(), cfg.CorpusSize, time.Since(t0).Seconds())
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	nParams := 0
+	for _, p := range m.Params() {
+		nParams += len(p.Value.Data)
+	}
+	fmt.Fprintf(logw, "model: %d parameters (vision %d x %d, text %d x %d, vocab %d); batch %d, steps %d, lr %g, workers %d\n",
+		nParams, cfg.VisionLayers, cfg.VisionHidden, cfg.TextLayers, cfg.TextHidden, m.Cfg.TextConfig.VocabSize,
+		cfg.Batch, cfg.Steps, cfg.LR, cfg.Workers)
+
+	tr, err := newStepper(m, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	var held []heldOutItem
+	if cfg.EvalEvery > 0 && cfg.HeldOut > 0 {
+		if held, err = buildHeldOut(m, cfg.World, cfg.HeldOut); err != nil {
+			return nil, err
+		}
+	}
+	save := func() error {
+		st.Config = cfg
+		b, err := json.MarshalIndent(st, "", " ")
+		if err != nil {
+			return err
+		}
+		return m.Save(ckDir, llavaonevision.SaveOptions{
+			Extra:        map[string][]byte{StateFile: append(b, '\n')},
+			ExtraTensors: opt.tensors(), ExtraTensorsFile: OptimizerFile,
+		})
+	}
+
+	bar := progress.New(opts.Progress, "train", "steps", cfg.Steps-st.Step)
+	if opts.Progress == nil {
+		bar = nil
+	}
+	defer bar.Done()
+	var winTok, winSec float64
+	for st.Step < cfg.Steps {
+		stopNow := opts.StopAt > 0 && st.Step >= opts.StopAt
+		if !stopNow {
+			select {
+			case <-opts.Stop:
+				stopNow = true
+			default:
+			}
+		}
+		if stopNow {
+			st.Status = "interrupted"
+			if err := save(); err != nil {
+				return st, err
+			}
+			bar.Done()
+			fmt.Fprintf(logw, "interrupted: checkpoint at step %d in %s\n", st.Step, ckDir)
+			return st, nil
+		}
+		step := st.Step + 1
+		t0 := time.Now()
+		rec, err := tr.step(step)
+		if err != nil {
+			return st, fmt.Errorf("step %d: %w", step, err)
+		}
+		lr := lrAt(&cfg, step)
+		rec.LR = lr
+		opt.step(&cfg, lr)
+		rec.Seconds = time.Since(t0).Seconds()
+		st.Step = step
+		st.Seconds += rec.Seconds
+		st.Loss = append(st.Loss, rec)
+		if st.SmoothedLoss == 0 {
+			st.SmoothedLoss = rec.Loss
+		} else {
+			st.SmoothedLoss += smoothingAlpha * (rec.Loss - st.SmoothedLoss)
+		}
+		winTok = 0.9*winTok + float64(rec.Seq)
+		winSec = 0.9*winSec + rec.Seconds
+		bar.Info("loss %.4f (%.4f)  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, winTok/winSec, rec.Seconds, lr)
+		bar.Add(1)
+
+		last := step == cfg.Steps
+		stopEarly := false
+		if held != nil && (step%cfg.EvalEvery == 0 || last) {
+			r, err := evaluate(m, held, 8)
+			if err != nil {
+				return st, err
+			}
+			r.Step = step
+			st.Evals = append(st.Evals, *r)
+			improved := false
+			if st.BestStep == 0 || r.NLL < st.BestNLL {
+				st.BestNLL, st.BestStep = r.NLL, step
+				improved = true
+			}
+			if r.Accuracy > st.BestAccuracy {
+				st.BestAccuracy = r.Accuracy
+				improved = true
+			}
+			if improved {
+				st.SinceBest = 0
+			} else {
+				st.SinceBest++
+			}
+			fmt.Fprintf(logw, "%s  (train loss %.4f, %.1f min)\n", r, st.SmoothedLoss, st.Seconds/60)
+			if st.BestStep == step {
+				b, _ := json.MarshalIndent(st, "", " ")
+				if err := m.Save(filepath.Join(opts.Out, BestDir), llavaonevision.SaveOptions{Extra: map[string][]byte{StateFile: append(b, '\n')}}); err != nil {
+					return st, err
+				}
+			}
+			if cfg.Patience > 0 && st.SinceBest >= cfg.Patience {
+				stopEarly = true
+			}
+		}
+		if stopEarly || last || (cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0) {
+			switch {
+			case stopEarly:
+				st.Status = "early-stopped"
+			case last:
+				st.Status = "done"
+			}
+			if err := save(); err != nil {
+				return st, err
+			}
+			if stopEarly {
+				bar.Done()
+				fmt.Fprintf(logw, "early stop at step %d: no held-out improvement in %d evaluations (best step %d)\n", step, cfg.Patience, st.BestStep)
+				return st, nil
+			}
+		}
+	}
+	bar.Done()
+	fmt.Fprintf(logw, "done: step %d, loss %.4f, best held-out nll %.4f at step %d, %.1f min\n",
+		st.Step, st.SmoothedLoss, st.BestNLL, st.BestStep, st.Seconds/60)
+	return st, nil
+}
+
+func readState(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Step < 0 {
+		return nil, fmt.Errorf("%s: step: %d", path, st.Step)
+	}
+	return &st, nil
+}
+
+// ErrNotEmpty is wrapped by the error for an output directory a fresh run
+// refuses.
+var ErrNotEmpty = errors.New("output directory is not empty")
+
+// checkFreshOut accepts a missing or empty directory.
+func checkFreshOut(out string) error {
+	ents, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() == CheckpointDir {
+			return fmt.Errorf("train: %s: %w: it holds a checkpoint (continue it with resume)", out, ErrNotEmpty)
+		}
+	}
+	return fmt.Errorf("train: %s: %w: refusing to write into it", out, ErrNotEmpty)
+}
+
+// stepper computes one step's gradient into the model's Grad tensors.
+type stepper struct {
+	m        *llavaonevision.Model
+	cfg      *Config
+	params   []nn.NamedParam
+	replicas []*llavaonevision.Model
+}
+
+func newStepper(m *llavaonevision.Model, cfg *Config) (*stepper, error) {
+	s := &stepper{m: m, cfg: cfg, params: m.Params()}
+	if cfg.Workers > 1 {
+		for w := 0; w < cfg.Workers; w++ {
+			r, err := m.Replica()
+			if err != nil {
+				return nil, err
+			}
+			nn.AllocGrads(r.Params())
+			s.replicas = append(s.replicas, r)
+		}
+	}
+	return s, nil
+}
+
+// step draws the batch of step, computes the mean answer-token loss and its
+// gradient (clipped to ClipNorm) into the model's gradients.
+func (s *stepper) step(step int) (LossRecord, error) {
+	c := s.cfg
+	nn.ZeroGrads(s.params)
+	rec := LossRecord{Step: step}
+	if len(s.replicas) == 0 {
+		batch := make([]*model.Input, c.Batch)
+		for i := range batch {
+			in, err := trainingInput(s.m, c, step, i)
+			if err != nil {
+				return rec, fmt.Errorf("sample %d: %w", i, err)
+			}
+			batch[i] = in
+			rec.Seq += in.Len()
+		}
+		res, err := s.m.LossAndGrad(batch, nil)
+		if err != nil {
+			return rec, err
+		}
+		rec.Loss, rec.Tokens = res.Loss, res.Tokens
+	} else {
+		W := len(s.replicas)
+		type out struct {
+			res *model.LossResult
+			seq int
+			err error
+		}
+		outs := make([]out, W)
+		var wg sync.WaitGroup
+		for w := 0; w < W; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				r := s.replicas[w]
+				nn.ZeroGrads(r.Params())
+				lo, hi := w*c.Batch/W, (w+1)*c.Batch/W
+				batch := make([]*model.Input, 0, hi-lo)
+				for i := lo; i < hi; i++ {
+					in, err := trainingInput(r, c, step, i)
+					if err != nil {
+						outs[w].err = fmt.Errorf("sample %d: %w", i, err)
+						return
+					}
+					batch = append(batch, in)
+					outs[w].seq += in.Len()
+				}
+				outs[w].res, outs[w].err = r.LossAndGrad(batch, nil)
+			}(w)
+		}
+		wg.Wait()
+		total := 0
+		for _, o := range outs {
+			if o.err != nil {
+				return rec, o.err
+			}
+			total += o.res.Tokens
+			rec.Seq += o.seq
+		}
+		rec.Tokens = total
+		if total == 0 {
+			return rec, nil
+		}
+		// Each replica's gradient is the mean over its own tokens: weight
+		// by its share of the batch's tokens.
+		for w, o := range outs {
+			f := float32(float64(o.res.Tokens) / float64(total))
+			rec.Loss += o.res.Loss * float64(o.res.Tokens) / float64(total)
+			rp := s.replicas[w].Params()
+			for k, p := range s.params {
+				dst, src := p.Grad.Data, rp[k].Grad.Data
+				for j := range dst {
+					dst[j] += f * src[j]
+				}
+			}
+		}
+	}
+	var ss float64
+	for _, p := range s.params {
+		for _, g := range p.Grad.Data {
+			ss += float64(g) * float64(g)
+		}
+	}
+	rec.GradNorm = math.Sqrt(ss)
+	if c.ClipNorm > 0 && rec.GradNorm > c.ClipNorm {
+		f := float32(c.ClipNorm / (rec.GradNorm + 1e-6))
+		for _, p := range s.params {
+			for j := range p.Grad.Data {
+				p.Grad.Data[j] *= f
+			}
+		}
+	}
+	if math.IsNaN(rec.Loss) || math.IsInf(rec.Loss, 0) || math.IsNaN(rec.GradNorm) {
+		return rec, fmt.Errorf("loss %g, gradient norm %g: training diverged", rec.Loss, rec.GradNorm)
+	}
+	return rec, nil
+}

@@ -1,0 +1,162 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mbq/hf/tokenizer"
+	"mbq/model/llavaonevision"
+	"mbq/nn"
+)
+
+// tinyConfig is a configuration small enough for tests: 128 px images in
+// 32 px patches (16 per tile), one 32-wide layer on each side.
+func tinyConfig() Config {
+	c := DefaultConfig()
+	c.Sizes = Sizes{ImageSize: 128, PatchSize: 32,
+		VisionHidden: 32, VisionIntermediate: 64, VisionLayers: 1, VisionHeads: 2,
+		TextHidden: 32, TextIntermediate: 64, TextLayers: 1, Heads: 2, KVHeads: 1,
+		VocabSize: 400, Tied: true}
+	c.Steps, c.Batch, c.Warmup, c.LR = 4, 4, 1, 3e-3
+	c.EvalEvery, c.HeldOut, c.CheckpointEvery = 2, 1, 0
+	c.CorpusSize = 300
+	return c
+}
+
+func tinyModel(t *testing.T, c *Config) *llavaonevision.Model {
+	t.Helper()
+	tok, err := tokenizer.Train(corpus(c), tokenizer.TrainOptions{VocabSize: c.VocabSize, Special: Specials})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := c.Sizes.ModelConfig(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := llavaonevision.Processor(c.ImageSize, mc.ImageGridPinpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := llavaonevision.NewRandom(mc, tok, proc, c.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.AllocGrads(m.Params())
+	return m
+}
+
+// A few AdamW steps on one fixed batch reduce its loss, with one worker
+// and with two (which must agree closely).
+func TestStepsReduceLoss(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		c := tinyConfig()
+		c.Workers = workers
+		m := tinyModel(t, &c)
+		s, err := newStepper(m, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := newAdamW(m.Params())
+		var first, last float64
+		for i := 0; i < 6; i++ {
+			rec, err := s.step(1) // the same batch every time
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Tokens == 0 || rec.Seq <= rec.Tokens {
+				t.Fatalf("tokens %d, sequence %d", rec.Tokens, rec.Seq)
+			}
+			if i == 0 {
+				first = rec.Loss
+			}
+			last = rec.Loss
+			opt.step(&c, 3e-3)
+		}
+		if !(last < first-0.1) {
+			t.Errorf("workers %d: loss %.4f -> %.4f, want a decrease", workers, first, last)
+		}
+	}
+}
+
+// Training 4 steps equals training 2, stopping, resuming and training 2
+// more, to the byte.
+func TestResumeIsExact(t *testing.T) {
+	c := tinyConfig()
+	a := filepath.Join(t.TempDir(), "a")
+	if _, err := Run(c, Options{Out: a}); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(t.TempDir(), "b")
+	st, err := Run(c, Options{Out: b, StopAt: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Step != 2 || st.Status != "interrupted" {
+		t.Fatalf("stopped at step %d (%s), want 2 (interrupted)", st.Step, st.Status)
+	}
+	var log bytes.Buffer
+	st, err = Run(Config{}, Options{Out: b, Resume: true, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Step != 4 || st.Status != "done" || len(st.Loss) != 4 || len(st.Evals) != 2 {
+		t.Fatalf("resumed: step %d (%s), %d losses, %d evals", st.Step, st.Status, len(st.Loss), len(st.Evals))
+	}
+	if !strings.Contains(log.String(), "resuming") {
+		t.Errorf("log: %q", log.String())
+	}
+	for _, f := range []string{"model.safetensors", OptimizerFile} {
+		x, err := os.ReadFile(filepath.Join(a, CheckpointDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between 4 steps and 2+2 steps", f)
+		}
+	}
+	// The checkpoint and the best model load as HF checkpoints.
+	for _, d := range []string{CheckpointDir, BestDir} {
+		if _, err := llavaonevision.Load(filepath.Join(b, d)); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	// A fresh run refuses the directory.
+	if _, err := Run(c, Options{Out: b}); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("fresh run over a checkpoint: %v", err)
+	}
+}
+
+func TestStreamsAreDistinct(t *testing.T) {
+	ds := []uint64{BenchDomain, trainDomain, heldOutDomain, corpusDomain}
+	for i := range ds {
+		for j := i + 1; j < len(ds); j++ {
+			if ds[i] == ds[j] {
+				t.Errorf("domains %d and %d are equal", i, j)
+			}
+		}
+	}
+	// Different steps and samples give different streams.
+	if sampleRNG(1, 1, 0).Uint64() == sampleRNG(1, 2, 0).Uint64() || sampleRNG(1, 1, 0).Uint64() == sampleRNG(1, 1, 1).Uint64() {
+		t.Error("sample streams collide")
+	}
+}
+
+func TestLRSchedule(t *testing.T) {
+	c := Config{LR: 1, MinLRFrac: 0.1, Warmup: 10, Steps: 110}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{1, 0.1}, {10, 1}, {60, 0.55}, {110, 0.1}} {
+		if got := lrAt(&c, tc.step); got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("step %d: lr %g, want %g", tc.step, got, tc.want)
+		}
+	}
+}
