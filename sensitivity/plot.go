@@ -1,6 +1,8 @@
 package sensitivity
 
 import (
+	"mbq/internal/font5x7"
+
 	"bytes"
 	"fmt"
 	"image"
@@ -355,9 +357,9 @@ func textWidth(s string, scale int) int {
 func drawText(img *image.RGBA, x, y int, s string, scale int, c color.RGBA) {
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
-		g, ok := font5x7[ch]
+		g, ok := font5x7.Glyph(ch)
 		if !ok && ch >= 'a' && ch <= 'z' {
-			g, ok = font5x7[ch-'a'+'A']
+			g, ok = font5x7.Glyph(ch - 'a' + 'A')
 		}
 		if !ok {
 			g = [7]uint8{0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f}

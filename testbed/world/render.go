@@ -1,6 +1,8 @@
 package world
 
 import (
+	"mbq/internal/font5x7"
+
 	"image"
 	"image/color"
 	"math"
@@ -129,7 +131,7 @@ func (s *Scene) drawSign(img *image.RGBA) {
 	y := board.Min.Y + (board.Dy()-7*sc)/2
 	ink := color.RGBA{10, 10, 10, 255}
 	for k := 0; k < len(text); k++ {
-		g := font5x7[text[k]]
+		g, _ := font5x7.Glyph(text[k])
 		for row := 0; row < 7; row++ {
 			for bit := 0; bit < 5; bit++ {
 				if g[row]&(0x10>>bit) != 0 {
