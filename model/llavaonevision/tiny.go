@@ -230,20 +230,9 @@ func WriteTiny(dir string, seed uint64, opts TinyOptions) error {
 		"split_special_tokens":         false,
 		"errors":                       "replace",
 	}
-	pre := map[string]any{
-		"image_processor_type": "LlavaOnevisionImageProcessor",
-		"processor_class":      "LlavaOnevisionProcessor",
-		"do_resize":            true,
-		"size":                 map[string]int{"height": o.ImageSize, "width": o.ImageSize},
-		"resample":             3,
-		"do_rescale":           true,
-		"rescale_factor":       1.0 / 255,
-		"do_normalize":         true,
-		"image_mean":           []float64{0.5, 0.5, 0.5},
-		"image_std":            []float64{0.5, 0.5, 0.5},
-		"do_convert_rgb":       true,
-		"do_pad":               true,
-		"image_grid_pinpoints": pins,
+	pre, err := Processor(o.ImageSize, pins)
+	if err != nil {
+		return err
 	}
 	gen := map[string]any{
 		"bos_token_id": bos,
