@@ -4,15 +4,25 @@ import (
 	"math/rand/v2"
 
 	"mbq/kernels"
+	"mbq/quant"
 	"mbq/tensor"
 )
 
 // Linear is torch.nn.Linear: y = x·Wᵀ + b with W stored [out, in] as
 // transformers saves it. Inputs are matrices [rows, in] (any leading axes are
 // flattened into rows); B is nil for a layer without bias.
+//
+// ActBits > 0 makes Forward and ForwardInto quantize the input per token at
+// run time, as weight-activation quantized models (W4A8, W8A8) do: each
+// row x of the input is replaced, in a copy, by quant.FakeQuantActPerToken's
+// symmetric dynamic quantization (scale = max(absmax(x), 1e-5)/(2^(b-1)-1),
+// codes clamped to [-2^(b-1), 2^(b-1)-1]) before the product. ActBits must
+// then lie in 2..8. 0 (the default) leaves the input as it is. Backward
+// ignores ActBits (straight-through).
 type Linear struct {
-	W *Param // [out, in]
-	B *Param // [out], or nil
+	W       *Param // [out, in]
+	B       *Param // [out], or nil
+	ActBits int    // per-token activation quantization bits; 0: off
 }
 
 // NewLinear returns a zero-initialised Linear layer.
@@ -70,14 +80,20 @@ func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
-// ForwardInto writes x·Wᵀ + b into y ([rows, out]).
+// ForwardInto writes x·Wᵀ + b into y ([rows, out]); with ActBits, x is
+// quantized per token first (x itself is not modified).
 func (l *Linear) ForwardInto(y, x *tensor.Tensor) {
 	in, out := l.In(), l.Out()
 	t := matrix(x, in, "nn: Linear.Forward: input width differs from in features")
 	if matrix(y, out, "nn: Linear.Forward: output width differs from out features") != t {
 		panic("nn: Linear.Forward: output rows differ from input rows")
 	}
-	kernels.MatMulTransB(y.Data, x.Data, l.W.Value.Data, t, in, out)
+	xd := x.Data
+	if l.ActBits > 0 {
+		xd = append([]float32(nil), xd[:t*in]...)
+		quant.FakeQuantActPerToken(xd, t, in, l.ActBits)
+	}
+	kernels.MatMulTransB(y.Data, xd, l.W.Value.Data, t, in, out)
 	if l.B != nil {
 		b := l.B.Value.Data
 		for r := 0; r < t; r++ {

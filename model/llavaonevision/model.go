@@ -304,6 +304,9 @@ func Load(dir string) (*Model, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	if err := m.ApplyQuantizationConfig(); err != nil { // quantized.go
+		return nil, fmt.Errorf("%s: %w", mc.Source, err)
+	}
 	if err := m.loadAux(dir); err != nil {
 		return nil, err
 	}

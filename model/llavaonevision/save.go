@@ -411,5 +411,6 @@ func (m *Model) Replica() (*Model, error) {
 	}
 	r.Dir, r.Tok, r.Proc, r.Template, r.Special = m.Dir, m.Tok, m.Proc, m.Template, m.Special
 	r.StopIDs, r.GenConfig, r.addedLen = m.StopIDs, m.GenConfig, m.addedLen
+	r.SetActBits(m.ActBits()) // run-time activation quantization of W-A models
 	return r, nil
 }
