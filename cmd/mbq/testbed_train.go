@@ -33,6 +33,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	ckEvery := fs.Int("checkpoint-every", d.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
 	patience := fs.Int("patience", d.Patience, "stop after this many evaluations without held-out improvement (0: never)")
 	workers := fs.Int("workers", d.Workers, "goroutines the batch is split over, each with its own gradients")
+	tokenMean := fs.Bool("token-mean", d.TokenMean, "weight every answer token of the batch equally (default: every sample equally)")
 	corpus := fs.Int("corpus", d.CorpusSize, "texts of the world the tokenizer is trained on")
 	vocab := fs.Int("vocab", d.VocabSize, "tokenizer vocabulary size (special tokens included)")
 	patch := fs.Int("patch", d.PatchSize, "vision patch size in pixels")
@@ -57,6 +58,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.Steps, cfg.Seed, cfg.Batch, cfg.LR, cfg.MinLRFrac, cfg.Warmup = *steps, *seed, *batch, *lr, *minLR, *warmup
 	cfg.WeightDecay, cfg.ClipNorm, cfg.EvalEvery, cfg.HeldOut = *wd, *clip, *evalEvery, *heldOut
 	cfg.CheckpointEvery, cfg.Patience, cfg.Workers, cfg.CorpusSize = *ckEvery, *patience, *workers, *corpus
+	cfg.TokenMean = *tokenMean
 	cfg.VocabSize, cfg.PatchSize = *vocab, *patch
 	cfg.VisionHidden, cfg.VisionIntermediate, cfg.VisionLayers, cfg.VisionHeads = *vHidden, *vInter, *vLayers, *vHeads
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads

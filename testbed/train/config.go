@@ -67,6 +67,13 @@ type Config struct {
 	Workers int `json:"workers"`
 	// World is the world the samples are drawn from.
 	World world.Config `json:"world"`
+	// TokenMean weights every answer token of the batch equally (the
+	// Hugging Face default). Off (the default), each sample's loss is the
+	// mean over its own answer tokens and the batch loss the mean over
+	// samples: a caption has ~100 answer tokens and a multiple-choice answer
+	// two, so with token weighting the questions get ~1% of the gradient and
+	// are learned far more slowly.
+	TokenMean bool `json:"token_mean"`
 }
 
 // DefaultSizes is the testbed model: SigLIP-style tower 128 px / patch 16

@@ -357,11 +357,15 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			batch[i] = in
 			rec.Seq += in.Len()
 		}
-		res, err := s.m.LossAndGrad(batch, nil)
+		res, err := lossAndGrad(s.m, batch, c.TokenMean)
 		if err != nil {
 			return rec, err
 		}
 		rec.Loss, rec.Tokens = res.Loss, res.Tokens
+		if !c.TokenMean {
+			scaleGrads(s.params, 1/float32(len(batch)))
+			rec.Loss /= float64(len(batch))
+		}
 	} else {
 		W := len(s.replicas)
 		type out struct {
@@ -388,7 +392,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 					batch = append(batch, in)
 					outs[w].seq += in.Len()
 				}
-				outs[w].res, outs[w].err = r.LossAndGrad(batch, nil)
+				outs[w].res, outs[w].err = lossAndGrad(r, batch, c.TokenMean)
 			}(w)
 		}
 		wg.Wait()
@@ -404,11 +408,16 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		if total == 0 {
 			return rec, nil
 		}
-		// Each replica's gradient is the mean over its own tokens: weight
-		// by its share of the batch's tokens.
+		// With token weighting each replica's gradient is the mean over its
+		// own tokens: weight it by its share of the batch's tokens. With
+		// sample weighting it is the sum of its samples' means: divide by
+		// the batch size.
 		for w, o := range outs {
 			f := float32(float64(o.res.Tokens) / float64(total))
-			rec.Loss += o.res.Loss * float64(o.res.Tokens) / float64(total)
+			if !c.TokenMean {
+				f = 1 / float32(c.Batch)
+			}
+			rec.Loss += o.res.Loss * float64(f)
 			rp := s.replicas[w].Params()
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -437,4 +446,33 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		return rec, fmt.Errorf("loss %g, gradient norm %g: training diverged", rec.Loss, rec.GradNorm)
 	}
 	return rec, nil
+}
+
+// lossAndGrad backpropagates the batch's loss into m's gradients. With
+// tokenMean it is LossAndGrad's mean over all answer tokens; otherwise each
+// sample's mean over its own answer tokens is backpropagated in turn, so the
+// gradients (and the returned Loss) are the sum of the per-sample means.
+func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, tokenMean bool) (*model.LossResult, error) {
+	if tokenMean {
+		return m.LossAndGrad(batch, nil)
+	}
+	sum := &model.LossResult{}
+	for _, in := range batch {
+		res, err := m.LossAndGrad([]*model.Input{in}, nil)
+		if err != nil {
+			return nil, err
+		}
+		sum.Loss += res.Loss
+		sum.Tokens += res.Tokens
+	}
+	return sum, nil
+}
+
+// scaleGrads multiplies every gradient by f.
+func scaleGrads(params []nn.NamedParam, f float32) {
+	for _, p := range params {
+		for j := range p.Grad.Data {
+			p.Grad.Data[j] *= f
+		}
+	}
 }

@@ -3,12 +3,14 @@ package train
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"mbq/hf/tokenizer"
+	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 )
@@ -158,5 +160,75 @@ func TestLRSchedule(t *testing.T) {
 		if got := lrAt(&c, tc.step); got < tc.want-1e-9 || got > tc.want+1e-9 {
 			t.Errorf("step %d: lr %g, want %g", tc.step, got, tc.want)
 		}
+	}
+}
+
+// TestSampleWeighting checks the default loss weighting: the batch loss and
+// gradient are the means of the per-sample ones (each sample's loss the mean
+// over its own answer tokens), with one worker and with two, and token
+// weighting differs from it.
+func TestSampleWeighting(t *testing.T) {
+	c := tinyConfig()
+	c.Batch, c.Workers, c.ClipNorm = 4, 1, 0
+	m := tinyModel(t, &c)
+	params := m.Params()
+
+	// Reference: each sample alone, its own mean loss, averaged by hand.
+	var wantLoss float64
+	wantGrad := make([][]float32, len(params))
+	for i := range params {
+		wantGrad[i] = make([]float32, len(params[i].Grad.Data))
+	}
+	for i := 0; i < c.Batch; i++ {
+		nn.ZeroGrads(params)
+		in, err := trainingInput(m, &c, 1, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.LossAndGrad([]*model.Input{in}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantLoss += res.Loss / float64(c.Batch)
+		for k, p := range params {
+			for j, g := range p.Grad.Data {
+				wantGrad[k][j] += g / float32(c.Batch)
+			}
+		}
+	}
+	for _, workers := range []int{1, 2} {
+		cw := c
+		cw.Workers = workers
+		s, err := newStepper(m, &cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.step(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(rec.Loss-wantLoss) > 1e-6*math.Abs(wantLoss) {
+			t.Fatalf("workers %d: batch loss %.8f, mean of sample losses %.8f", workers, rec.Loss, wantLoss)
+		}
+		for k, p := range params {
+			for j, g := range p.Grad.Data {
+				if d := math.Abs(float64(g - wantGrad[k][j])); d > 1e-5*(1+math.Abs(float64(wantGrad[k][j]))) {
+					t.Fatalf("workers %d: %s[%d] gradient %g, want %g", workers, p.Name, j, g, wantGrad[k][j])
+				}
+			}
+		}
+	}
+	ct := c
+	ct.TokenMean = true
+	s, err := newStepper(m, &ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.step(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rec.Loss-wantLoss) < 1e-3 {
+		t.Fatalf("token-weighted loss %.6f equals the sample-weighted one", rec.Loss)
 	}
 }
