@@ -1,9 +1,10 @@
 package image
 
 import (
+	"mbq/internal/pymath"
+
 	"fmt"
 	"math"
-	"strconv"
 )
 
 // SelectBestResolution picks the pinpoint ([height, width]) that keeps the
@@ -117,53 +118,18 @@ func NumImageTokens(origH, origW, tile, patch int, pinpoints [][2]int, maxNumPat
 		return 0, fmt.Errorf("image tokens: pinpoint %dx%d smaller than a tile of %d", bh, bw, tile)
 	}
 	if float64(origW)/float64(origH) > float64(cw)/float64(ch) {
-		newH := pyRound7Int(float64(origH) * (float64(cw) / float64(origW)))
-		ch -= floorDiv(ch-newH, 2) * 2
+		newH := pymath.Round7Int(float64(origH) * (float64(cw) / float64(origW)))
+		ch -= pymath.FloorDivInt(ch-newH, 2) * 2
 	} else {
-		newW := pyRound7Int(float64(origW) * (float64(ch) / float64(origH)))
-		cw -= floorDiv(cw-newW, 2) * 2
+		newW := pymath.Round7Int(float64(origW) * (float64(ch) / float64(origH)))
+		cw -= pymath.FloorDivInt(cw-newW, 2) * 2
 	}
 	unpadded, newlines := ch*cw, ch
 	ratio := math.Sqrt(float64(ch*cw) / float64(maxNumPatches*ph*ph))
 	if ratio > 1.1 {
-		rh := int(pyFloorDivFloat(float64(ch), ratio))
-		rw := int(pyFloorDivFloat(float64(cw), ratio))
+		rh := int(pymath.FloorDiv(float64(ch), ratio))
+		rw := int(pymath.FloorDiv(float64(cw), ratio))
 		unpadded, newlines = rh*rw, rh
 	}
 	return unpadded + newlines + ph*pw, nil
-}
-
-// pyRound7Int is Python's int(round(x, 7)): x correctly rounded to 7
-// decimals (ties to even, on the exact binary value), then truncated.
-func pyRound7Int(x float64) int {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 7, 64), 64)
-	return int(r)
-}
-
-// floorDiv is Python's // on ints.
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// pyFloorDivFloat is Python's float // (CPython float_floor_div): it goes
-// through fmod, which can differ from floor(a/b) when a/b rounds up to an
-// integer.
-func pyFloorDivFloat(vx, wx float64) float64 {
-	mod := math.Mod(vx, wx)
-	div := (vx - mod) / wx
-	if mod != 0 && (wx < 0) != (mod < 0) {
-		div -= 1
-	}
-	if div == 0 {
-		return math.Copysign(0, vx/wx)
-	}
-	fl := math.Floor(div)
-	if div-fl > 0.5 {
-		fl++
-	}
-	return fl
 }

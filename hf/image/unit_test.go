@@ -277,17 +277,6 @@ func TestNumImageTokensEdges(t *testing.T) {
 	if h, w := SelectBestResolution(5, 5, nil); h != 0 || w != 0 {
 		t.Error("empty pinpoints")
 	}
-	for _, c := range []struct{ a, b, q int }{{7, 2, 3}, {-7, 2, -4}, {-6, 2, -3}} {
-		if floorDiv(c.a, c.b) != c.q {
-			t.Errorf("floorDiv(%d,%d)", c.a, c.b)
-		}
-	}
-	if pyFloorDivFloat(1, 0.1) != 9 { // Python: 1 // 0.1 == 9.0
-		t.Errorf("1 // 0.1 = %v", pyFloorDivFloat(1, 0.1))
-	}
-	if pyRound7Int(11.99999999) != 12 || pyRound7Int(11.9999999) != 11 {
-		t.Error("pyRound7Int")
-	}
 }
 
 func BenchmarkPreprocess(b *testing.B) {

@@ -1,6 +1,8 @@
 package llavaonevision
 
 import (
+	"mbq/internal/pymath"
+
 	"fmt"
 	"math"
 	"strconv"
@@ -34,37 +36,6 @@ func maxPatches(ratio string) int {
 		return n
 	}
 	return 0
-}
-
-// pyRound7Int is Python's int(round(x, 7)).
-func pyRound7Int(x float64) int {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 7, 64), 64)
-	return int(r)
-}
-
-// pyFloorDiv is Python's float // (CPython float_floor_div, through fmod).
-func pyFloorDiv(a, b float64) float64 {
-	mod := math.Mod(a, b)
-	div := (a - mod) / b
-	if mod != 0 && (b < 0) != (mod < 0) {
-		div--
-	}
-	if div == 0 {
-		return math.Copysign(0, a/b)
-	}
-	fl := math.Floor(div)
-	if div-fl > 0.5 {
-		fl++
-	}
-	return fl
-}
-
-func floorDivInt(a, b int) int {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // imagePacking is LlavaOnevisionModel.pack_image_features for one image of
@@ -105,12 +76,12 @@ func (m *Model) imagePacking(origH, origW, nTiles int) (*packing, error) {
 	}
 	r0, r1, c0, c1 := 0, gh, 0, gw
 	if float64(origW)/float64(origH) > float64(gw)/float64(gh) {
-		newH := pyRound7Int(float64(origH) * (float64(gw) / float64(origW)))
-		pad := floorDivInt(gh-newH, 2)
+		newH := pymath.Round7Int(float64(origH) * (float64(gw) / float64(origW)))
+		pad := pymath.FloorDivInt(gh-newH, 2)
 		r0, r1 = pad, gh-pad
 	} else {
-		newW := pyRound7Int(float64(origW) * (float64(gh) / float64(origH)))
-		pad := floorDivInt(gw-newW, 2)
+		newW := pymath.Round7Int(float64(origW) * (float64(gh) / float64(origH)))
+		pad := pymath.FloorDivInt(gw-newW, 2)
 		c0, c1 = pad, gw-pad
 	}
 	ch, cw := r1-r0, c1-c0
@@ -122,7 +93,7 @@ func (m *Model) imagePacking(origH, origW, nTiles int) (*packing, error) {
 	if mx := maxPatches(m.Cfg.VisionAspectRatio); mx > 0 {
 		ratio := math.Sqrt(float64(ch*cw) / float64(mx*side*side))
 		if ratio > 1.1 {
-			oh, ow = int(pyFloorDiv(float64(ch), ratio)), int(pyFloorDiv(float64(cw), ratio))
+			oh, ow = int(pymath.FloorDiv(float64(ch), ratio)), int(pymath.FloorDiv(float64(cw), ratio))
 			rt, ct = bilinearTaps(ch, oh), bilinearTaps(cw, ow)
 		}
 	}
