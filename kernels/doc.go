@@ -76,4 +76,18 @@
 // odd sizes inside sentinel-filled guard bands, against ref. Benchmarks:
 // BenchmarkSgemm, BenchmarkLinear and BenchmarkSgemmRatio (ratios to
 // OpenBLAS measured in one run; see BENCHMARKS.md at the repository root).
+//
+// # Quantized kernels
+//
+// qgemv*.go: fused dequantize–GEMV for the packed W3/W4 group-wise and W8
+// per-channel layouts of package quant (the bit layouts are documented in
+// quant/pack.go). The default path quantizes the activation vector to int8
+// per group of 128 and accumulates integer dot products (VPMADDUBSW,
+// VPMADDWD), folding each group's zero point in once per row; the ...Float
+// variants dequantize to float32 in registers instead (exact to float
+// rounding, 2.3–2.8x slower). qgemv_prefill.go: W3/W4 × many tokens by
+// dequantizing blocks of rows into the fp32 GEMM. int8gemm*.go: int8×int8
+// GEMM with per-token dynamic activation quantization (W8A8, W4A8), a 6×16
+// VPMADDWD micro-kernel (VPDPWSSD where AVX512-VNNI is present). Every fast
+// kernel has a pure-Go twin and a conformance test with guard bands.
 package kernels

@@ -55,6 +55,8 @@
 // Params.Scale and Params.Zero are [rows * groupsPerRow], row-major
 // (Scale[r*G + c/GroupSize] belongs to weight (r, c)).
 //
-// Packed layouts (W3 eight-codes-in-three-bytes, W4, int8) live in the pack*
-// files of this package.
+// Packed layouts (W3 eight-codes-in-three-bytes, W4 nibbles, int8 and signed
+// nibbles for the W-A modes) live in pack.go, with the bit diagrams; a
+// PackedMatrix runs through the fused kernels of package kernels
+// (PackedMatrix.GEMV, GEMVFloat, MatMul).
 package quant
