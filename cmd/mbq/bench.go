@@ -11,12 +11,15 @@ import (
 )
 
 func init() {
-	register("bench", "measure kernels on this machine (bench gemm)", runBench)
+	register("bench", "measure kernels on this machine (bench gemm | bench kernels)", runBench)
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "kernels" {
+		return runBenchKernels(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "gemm" {
-		fmt.Fprintln(stderr, "Usage: mbq bench gemm [flags]")
+		fmt.Fprintln(stderr, "Usage: mbq bench gemm|kernels [flags]")
 		return errUsage
 	}
 	fs := newFlags("bench gemm", "", stderr)

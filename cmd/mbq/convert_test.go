@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,4 +57,24 @@ func abs32(x float32) float32 {
 		return -x
 	}
 	return x
+}
+
+func TestConvertRecordsDtype(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := llavaonevision.WriteTiny(src, 6, llavaonevision.DefaultTiny); err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range []struct{ flag, want string }{{"bf16", `"torch_dtype": "bfloat16"`}, {"f32", `"torch_dtype": "float32"`}} {
+		dst := filepath.Join(t.TempDir(), dt.flag)
+		if code, _, errs := run(t, "convert", "--model", src, "--out", dst, "--dtype", dt.flag); code != 0 {
+			t.Fatalf("convert --dtype %s: %s", dt.flag, errs)
+		}
+		b, err := os.ReadFile(filepath.Join(dst, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), dt.want) {
+			t.Errorf("--dtype %s: config.json lacks %s", dt.flag, dt.want)
+		}
+	}
 }

@@ -15,15 +15,10 @@ func init() {
 	register("eval", "score a checkpoint on a benchmark file (accuracy, answer-token NLL, failures)", runEval)
 }
 
-// defaultModelDir is the checkpoint --model defaults to. TODO(testbed):
-// return the committed testbed model's directory once it exists; until
-// then there is no default and --model is required.
-var defaultModelDir = func() string { return "" }
-
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "", stderr)
-	dir := fs.String("model", defaultModelDir(), "checkpoint directory (config.json, safetensors, tokenizer, preprocessor)")
-	bench := fs.String("bench", "", "benchmark file: JSON lines, images relative to it (required)")
+	dir := fs.String("model", "", modelFlagHelp)
+	bench := fs.String("bench", "", benchFlagHelp)
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	limit := fs.Int("limit", 0, "evaluate at most N questions per category (0: all)")
 	workers := fs.Int("workers", 0, "goroutines evaluating questions (0: one per CPU)")
@@ -37,14 +32,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	if *dir == "" {
-		return errors.New("--model is required (no embedded testbed model yet)")
-	}
-	if *bench == "" {
-		return errors.New("--bench is required")
-	}
 	if *limit < 0 || *workers < 0 || *maxNew <= 0 || *maxCap <= 0 {
 		return errors.New("--limit and --workers must be >= 0, the token limits > 0")
+	}
+	var err error
+	if *dir, err = resolveModel(*dir); err != nil {
+		return err
+	}
+	if *bench, err = resolveBench(*bench); err != nil {
+		return err
 	}
 	items, err := eval.LoadBench(*bench)
 	if err != nil {

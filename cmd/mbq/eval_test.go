@@ -102,8 +102,6 @@ func TestEvalErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"eval", "--bench", bad}, "--model is required (no embedded testbed model yet)"},
-		{[]string{"eval", "--model", dir}, "--bench is required"},
 		{[]string{"eval", "--model", dir, "--bench", bad}, "line 1: field answer"},
 		{[]string{"eval", "--model", dir, "--bench", filepath.Join(dir, "none.jsonl")}, "none.jsonl"},
 		{[]string{"eval", "--model", dir, "--bench", bad, "--limit", "-1"}, "--limit"},

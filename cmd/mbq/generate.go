@@ -16,7 +16,7 @@ func init() {
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", "", stderr)
-	dir := fs.String("model", "", "checkpoint directory (config.json, safetensors, tokenizer, preprocessor)")
+	dir := fs.String("model", "", modelFlagHelp)
 	imgPath := fs.String("image", "", "image file (PNG, JPEG, GIF); empty for a text-only prompt")
 	prompt := fs.String("prompt", "", "the user's message")
 	maxNew := fs.Int("max-new-tokens", 128, "maximum number of generated tokens")
@@ -27,14 +27,18 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *prompt == "" || fs.NArg() != 0 {
+	if *prompt == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
 	if *maxNew <= 0 {
 		return fmt.Errorf("--max-new-tokens: %d is not positive", *maxNew)
 	}
-	m, err := model.Load(*dir)
+	dir2, err := resolveModel(*dir)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(dir2)
 	if err != nil {
 		return err
 	}

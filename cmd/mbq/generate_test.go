@@ -59,8 +59,8 @@ func TestGenerateCommand(t *testing.T) {
 	if _, errs, code := run("--model", filepath.Join(dir, "nope"), "--prompt", "x"); code == 0 || errs == "" {
 		t.Error("missing checkpoint: no error")
 	}
-	if _, _, code := run("--prompt", "x"); code == 0 {
-		t.Error("missing --model: no usage error")
+	if _, _, code := run("--model", ck); code == 0 {
+		t.Error("missing --prompt: no usage error")
 	}
 }
 

@@ -18,14 +18,14 @@ func init() {
 
 func runQuantize(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("quantize", "", stderr)
-	dir := fs.String("model", defaultModelDir(), "checkpoint directory to quantize")
-	calibPath := fs.String("calib", "", "calibration image-caption pairs (ShareGPT4V layout, JSON list or JSON lines)")
+	dir := fs.String("model", "", modelFlagHelp)
+	calibPath := fs.String("calib", "", calibFlagHelp)
 	calibText := fs.String("calib-text", "", "plain-text calibration file (language-only, instead of --calib)")
 	textLen := fs.Int("text-block-len", calib.DefaultBlockLen, "tokens per --calib-text block")
 	images := fs.String("images", "", "directory the calibration image paths are relative to (default: the calibration file's)")
 	method := fs.String("method", "mbq", "method: "+strings.Join(quantize.Methods, ", "))
-	wbits := fs.Int("wbits", 3, "weight bits: 3, 4 or 8")
-	abits := fs.Int("abits", 16, "activation bits: 16 (weight-only) or 8 (per-token, at run time)")
+	wbits := fs.Int("wbits", 3, "weight bits, 2..8 (the paper: 3, 4 or 8)")
+	abits := fs.Int("abits", 16, "activation bits: 16 (weight-only) or 2..8 (per-token, at run time; the paper: 8)")
 	group := fs.Int("group", 128, "weight-only group size (input channels per scale; <= 0: per output channel)")
 	n := fs.Int("samples", calib.DefaultSamples, "calibration samples, taken after a seeded shuffle (-1: all)")
 	seed := fs.Uint64("seed", 0, "seed of the calibration shuffle")
@@ -44,22 +44,29 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	switch {
-	case *dir == "":
-		return errors.New("--model is required (no embedded testbed model yet)")
 	case *out == "":
 		return errors.New("--out is required")
-	case (*calibPath == "") == (*calibText == ""):
-		return errors.New("give exactly one of --calib and --calib-text")
+	case *calibPath != "" && *calibText != "":
+		return errors.New("give at most one of --calib and --calib-text")
 	case *n == 0 || *n < -1:
 		return fmt.Errorf("--samples: %d is not positive (or -1 for all)", *n)
-	case *wbits != 3 && *wbits != 4 && *wbits != 8:
-		return fmt.Errorf("--wbits: %d, want 3, 4 or 8", *wbits)
-	case *abits != 16 && *abits != 8:
-		return fmt.Errorf("--abits: %d, want 16 or 8", *abits)
+	case *wbits < 2 || *wbits > 8:
+		return fmt.Errorf("--wbits: %d, want 2..8", *wbits)
+	case *abits != 16 && (*abits < 2 || *abits > 8):
+		return fmt.Errorf("--abits: %d, want 16 or 2..8", *abits)
 	case *textLen <= 0:
 		return fmt.Errorf("--text-block-len: %d is not positive", *textLen)
 	case *alpha <= 0 || *alpha > 1:
 		return fmt.Errorf("--alpha: %v, want (0, 1]", *alpha)
+	}
+	var err error
+	if *dir, err = resolveModel(*dir); err != nil {
+		return err
+	}
+	if *calibText == "" {
+		if *calibPath, err = resolveCalib(*calibPath); err != nil {
+			return err
+		}
 	}
 	c := quantize.CalibOptions{Path: *calibPath, ImagesDir: *images, Samples: *n, Seed: *seed, TextBlockLen: *textLen}
 	if *calibText != "" {

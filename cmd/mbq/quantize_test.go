@@ -56,12 +56,10 @@ func TestQuantizeCommand(t *testing.T) {
 	}
 	fresh := filepath.Join(dir, "fresh")
 	for _, args := range [][]string{
-		{"--calib", calibFile, "--out", fresh},                                           // no --model
 		{"--model", ck, "--calib", calibFile},                                            // no --out
-		{"--model", ck, "--out", fresh},                                                  // no calibration
 		{"--model", ck, "--calib", calibFile, "--calib-text", calibFile, "--out", fresh}, // both
-		{"--model", ck, "--calib", calibFile, "--wbits", "5", "--out", fresh},
-		{"--model", ck, "--calib", calibFile, "--abits", "4", "--out", fresh},
+		{"--model", ck, "--calib", calibFile, "--wbits", "9", "--out", fresh},
+		{"--model", ck, "--calib", calibFile, "--abits", "12", "--out", fresh},
 		{"--model", ck, "--calib", calibFile, "--method", "foo", "--out", fresh},
 		{"--model", ck, "--calib", calibFile, "--balance", "sometimes", "--out", fresh},
 		{"--model", ck, "--calib", calibFile, "--loss", "huber", "--out", fresh},

@@ -15,15 +15,10 @@ func init() {
 	register("sensitivity", "per-block vision/language gradient sensitivities (the paper's Figure 1)", runSensitivity)
 }
 
-// defaultSensitivityModel returns the checkpoint used when --model is not
-// given; "" makes --model required. It is the hook for the committed
-// testbed model.
-var defaultSensitivityModel = func() string { return "" }
-
 func runSensitivity(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sensitivity", "", stderr)
-	dir := fs.String("model", defaultSensitivityModel(), "checkpoint directory")
-	calibPath := fs.String("calib", "", "calibration image-caption pairs (ShareGPT4V layout, JSON list or JSON lines)")
+	dir := fs.String("model", "", modelFlagHelp)
+	calibPath := fs.String("calib", "", calibFlagHelp)
 	images := fs.String("images", "", "directory the calibration image paths are relative to (default: the calibration file's)")
 	n := fs.Int("samples", calib.DefaultSamples, "calibration samples, taken after a seeded shuffle (-1: all)")
 	seed := fs.Uint64("seed", 0, "seed of the calibration shuffle")
@@ -33,12 +28,19 @@ func runSensitivity(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *calibPath == "" || fs.NArg() != 0 {
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
 	if *n == 0 || *n < -1 {
 		return fmt.Errorf("--samples: %d is not positive (or -1 for all)", *n)
+	}
+	var err error
+	if *dir, err = resolveModel(*dir); err != nil {
+		return err
+	}
+	if *calibPath, err = resolveCalib(*calibPath); err != nil {
+		return err
 	}
 	samples, err := calib.LoadShareGPT(*calibPath, calib.Options{N: *n, Seed: *seed, ImagesDir: *images})
 	if err != nil {

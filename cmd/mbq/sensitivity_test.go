@@ -73,12 +73,6 @@ func TestSensitivityCommand(t *testing.T) {
 	}
 
 	// Usage errors.
-	if code, _, _ := run(t, "sensitivity", "--calib", calibFile); code != 1 {
-		t.Errorf("missing --model: code %d", code)
-	}
-	if code, _, _ := run(t, "sensitivity", "--model", ck); code != 1 {
-		t.Errorf("missing --calib: code %d", code)
-	}
 	if code, _, errs := run(t, "sensitivity", "--model", ck, "--calib", calibFile, "--samples", "0"); code != 1 || !strings.Contains(errs, "--samples") {
 		t.Errorf("--samples 0: code %d, %q", code, errs)
 	}

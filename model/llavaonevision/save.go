@@ -128,7 +128,12 @@ func (m *Model) WriteFiles(dir string, opts SaveOptions) error {
 	if m.Tok == nil || m.Proc == nil {
 		return errors.New("save: the model has no tokenizer or processor (use Load or NewRandom)")
 	}
-	if err := m.Cfg.WriteFile(filepath.Join(dir, "config.json")); err != nil {
+	cfg := *m.Cfg
+	cfg.TorchDtype = "float32"
+	if opts.BF16 {
+		cfg.TorchDtype = "bfloat16"
+	}
+	if err := cfg.WriteFile(filepath.Join(dir, "config.json")); err != nil {
 		return err
 	}
 	var ts []safetensors.Tensor
