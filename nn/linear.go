@@ -19,10 +19,15 @@ import (
 // codes clamped to [-2^(b-1), 2^(b-1)-1]) before the product. ActBits must
 // then lie in 2..8. 0 (the default) leaves the input as it is. Backward
 // ignores ActBits (straight-through).
+//
+// Packed, when set, replaces W (which is then nil) by a packed low-bit
+// weight: Forward runs the fused quantized kernels (packed.go); Params
+// lists only the bias and Backward panics.
 type Linear struct {
-	W       *Param // [out, in]
+	W       *Param // [out, in]; nil when Packed is set
 	B       *Param // [out], or nil
 	ActBits int    // per-token activation quantization bits; 0: off
+	Packed  *quant.PackedMatrix
 }
 
 // NewLinear returns a zero-initialised Linear layer.
@@ -50,10 +55,20 @@ func LinearOf(w, b *tensor.Tensor) *Linear {
 }
 
 // In is the number of input features.
-func (l *Linear) In() int { return l.W.Value.Shape[1] }
+func (l *Linear) In() int {
+	if l.Packed != nil {
+		return l.Packed.Cols
+	}
+	return l.W.Value.Shape[1]
+}
 
 // Out is the number of output features.
-func (l *Linear) Out() int { return l.W.Value.Shape[0] }
+func (l *Linear) Out() int {
+	if l.Packed != nil {
+		return l.Packed.Rows
+	}
+	return l.W.Value.Shape[0]
+}
 
 // InitNormal fills W with N(0, std²) samples and zeroes the bias.
 func (l *Linear) InitNormal(rng *rand.Rand, std float64) {
@@ -64,9 +79,12 @@ func (l *Linear) InitNormal(rng *rand.Rand, std float64) {
 }
 
 // Params lists the parameters with their HF names: prefix+"weight" and,
-// with a bias, prefix+"bias".
+// with a bias, prefix+"bias". A packed linear lists only its bias.
 func (l *Linear) Params(prefix string) []NamedParam {
-	ps := []NamedParam{{prefix + "weight", l.W}}
+	var ps []NamedParam
+	if l.W != nil {
+		ps = append(ps, NamedParam{prefix + "weight", l.W})
+	}
 	if l.B != nil {
 		ps = append(ps, NamedParam{prefix + "bias", l.B})
 	}
@@ -88,12 +106,16 @@ func (l *Linear) ForwardInto(y, x *tensor.Tensor) {
 	if matrix(y, out, "nn: Linear.Forward: output width differs from out features") != t {
 		panic("nn: Linear.Forward: output rows differ from input rows")
 	}
-	xd := x.Data
-	if l.ActBits > 0 {
-		xd = append([]float32(nil), xd[:t*in]...)
-		quant.FakeQuantActPerToken(xd, t, in, l.ActBits)
+	if l.Packed != nil {
+		l.packedInto(y.Data, x.Data, t) // packed.go
+	} else {
+		xd := x.Data
+		if l.ActBits > 0 {
+			xd = append([]float32(nil), xd[:t*in]...)
+			quant.FakeQuantActPerToken(xd, t, in, l.ActBits)
+		}
+		kernels.MatMulTransB(y.Data, xd, l.W.Value.Data, t, in, out)
 	}
-	kernels.MatMulTransB(y.Data, xd, l.W.Value.Data, t, in, out)
 	if l.B != nil {
 		b := l.B.Value.Data
 		for r := 0; r < t; r++ {
@@ -117,6 +139,9 @@ func (l *Linear) Backward(x, dy *tensor.Tensor) *tensor.Tensor {
 // BackwardInto is Backward writing dx into a given tensor: dx = dy·W, or
 // dx += dy·W with acc. dx may be nil when the input gradient is not needed.
 func (l *Linear) BackwardInto(dx, x, dy *tensor.Tensor, acc bool) {
+	if l.Packed != nil {
+		panic(ErrPackedBackward)
+	}
 	in, out := l.In(), l.Out()
 	t := matrix(dy, out, "nn: Linear.Backward: gradient width differs from out features")
 	if matrix(x, in, "nn: Linear.Backward: input width differs from in features") != t {

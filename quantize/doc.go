@@ -37,7 +37,12 @@
 //   - model.safetensors: every tensor in float32; the decoder's linears
 //     equalized and fake-quantized (each weight is exactly (q - zero)·scale
 //     of its group), the norms and v_proj/up_proj rows carrying the folded
-//     divisions.
+//     divisions. With OutputOptions.Pack (mbq quantize --pack, the default)
+//     and a spec that has a packed format (W4 g%64, W3 g%128, W8A8, W4A8),
+//     the decoder linears are stored packed instead (see packed.go:
+//     NAME.qweight U8, NAME.scales, NAME.qzeros; the layout named in the
+//     file's "mbq.layout" metadata; "format": "packed" in config.json) and
+//     load into the fused kernels without fp32 weights.
 //   - config.json: the source config plus a top-level "quantization_config"
 //     object (Config): {"quant_method": "mbq", "format": "fake_quant",
 //     "method", "wbits", "abits" (16: weight-only), "group_size" (0: per

@@ -12,6 +12,7 @@ import (
 	"mbq/calib"
 	"mbq/model"
 	"mbq/model/llavaonevision"
+	"mbq/quant"
 	"mbq/safetensors"
 )
 
@@ -46,6 +47,14 @@ const maxAuxBytes = 16 << 20
 // mbq_sensitivity.json. The directory is written under a temporary name and
 // renamed into place; a dir that exists and is not empty is refused.
 func Save(m model.VLM, r *Result, dir string) error {
+	return SaveWith(m, r, dir, OutputOptions{})
+}
+
+// SaveWith is Save with output options: with o.Pack and a spec that has a
+// packed format (Packable), model.safetensors stores the decoder linears
+// packed and quantization_config.format is "packed" (packed.go). The model
+// m itself keeps its fake-quantized float32 weights.
+func SaveWith(m model.VLM, r *Result, dir string, o OutputOptions) error {
 	lm, ok := m.(*llavaonevision.Model)
 	if !ok {
 		return fmt.Errorf("save: writing a quantized %s is not supported", m.Architecture())
@@ -54,6 +63,14 @@ func Save(m model.VLM, r *Result, dir string) error {
 		return fmt.Errorf("save: %s exists and is not empty: refusing to overwrite it", dir)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("save: %w", err)
+	}
+	var packed map[string]*quant.PackedMatrix
+	if o.Pack && Packable(r.Config) {
+		var err error
+		if packed, err = packLinears(lm, r); err != nil {
+			return err
+		}
+		r.Config.Format = llavaonevision.PackedFormat
 	}
 	qc, err := json.Marshal(r.Config)
 	if err != nil {
@@ -74,6 +91,13 @@ func Save(m model.VLM, r *Result, dir string) error {
 	if r.Sensitivity != nil {
 		if extra[SensitivityFile], err = indentJSON(r.Sensitivity); err != nil {
 			return fmt.Errorf("save: %s: %w", SensitivityFile, err)
+		}
+	}
+	if packed != nil {
+		// Written after (and so in place of) the float32 model.safetensors,
+		// inside Save's atomic replacement.
+		if extra[safetensors.SingleFileName], err = packedModelFile(lm, packed); err != nil {
+			return err
 		}
 	}
 	if err := lm.Save(dir, llavaonevision.SaveOptions{Extra: extra, ExtraTensors: r.paramTensors(), ExtraTensorsFile: ParamsFile}); err != nil {
@@ -188,6 +212,11 @@ func LoadCalibration(m model.VLM, c CalibOptions) ([]model.Sample, error) {
 // options o, writes the per-block loss table to summary (if not nil) and
 // the quantized model to outDir.
 func Dir(modelDir, outDir string, c CalibOptions, o Options, summary io.Writer) (*Result, error) {
+	return DirWith(modelDir, outDir, c, o, OutputOptions{}, summary)
+}
+
+// DirWith is Dir with output options (SaveWith).
+func DirWith(modelDir, outDir string, c CalibOptions, o Options, out OutputOptions, summary io.Writer) (*Result, error) {
 	if ents, err := os.ReadDir(outDir); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("%s exists and is not empty: refusing to overwrite it", outDir)
 	}
@@ -227,7 +256,7 @@ func Dir(modelDir, outDir string, c CalibOptions, o Options, summary io.Writer) 
 			return nil, err
 		}
 	}
-	if err := Save(m, res, outDir); err != nil {
+	if err := SaveWith(m, res, outDir, out); err != nil {
 		return nil, err
 	}
 	return res, nil

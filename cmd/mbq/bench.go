@@ -11,15 +11,18 @@ import (
 )
 
 func init() {
-	register("bench", "measure kernels on this machine (bench gemm | bench kernels)", runBench)
+	register("bench", "measure this machine: bench gemm | bench kernels | bench decode", runBench)
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "decode" {
+		return runBenchDecode(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "kernels" {
 		return runBenchKernels(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "gemm" {
-		fmt.Fprintln(stderr, "Usage: mbq bench gemm|kernels [flags]")
+		fmt.Fprintln(stderr, "Usage: mbq bench gemm|kernels|decode [flags]")
 		return errUsage
 	}
 	fs := newFlags("bench gemm", "", stderr)

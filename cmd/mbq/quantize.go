@@ -35,6 +35,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	distort := fs.Bool("distort", false, "feed each block the quantized output of the previous one")
 	keepGQA := fs.Bool("keep-gqa-vo", false, "equalize v_proj -> o_proj under grouped-query attention (scales repeated per query head)")
 	out := fs.String("out", "", "output directory (must not exist or be empty)")
+	pack := fs.Bool("pack", true, "store the decoder linears packed (W3/W4 group-wise weight-only with a group multiple of 128/64, W8A8, W4A8); other specs are always written fake-quantized")
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -78,13 +79,13 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		o.Progress = stderr
 	}
 	start := time.Now()
-	res, err := quantize.Dir(*dir, *out, c, o, stdout)
+	res, err := quantize.DirWith(*dir, *out, c, o, quantize.OutputOptions{Pack: *pack}, stdout)
 	if err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(stderr, "quantized %d blocks (%s, %s) in %s; wrote %s\n", len(res.Blocks), o.Method,
-			o.Spec(), time.Since(start).Round(time.Millisecond), *out)
+		fmt.Fprintf(stderr, "quantized %d blocks (%s, %s) in %s; wrote %s (%s weights)\n", len(res.Blocks), o.Method,
+			o.Spec(), time.Since(start).Round(time.Millisecond), *out, res.Config.Format)
 	}
 	return nil
 }

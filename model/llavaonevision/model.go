@@ -297,11 +297,15 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer ck.Close()
+	where := dir
+	if fs := ck.Files(); len(fs) == 1 {
+		where = fs[0]
+	}
+	// Packed decoder linears first (packed.go): LoadWeights then skips them.
+	if err := m.loadPacked(ck); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	if err := m.LoadWeights(ck); err != nil {
-		where := dir
-		if fs := ck.Files(); len(fs) == 1 {
-			where = fs[0]
-		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if err := m.ApplyQuantizationConfig(); err != nil { // quantized.go

@@ -32,8 +32,8 @@ func (m *Model) configActBits() (int, error) {
 	if q.QuantMethod != "mbq" {
 		return 0, nil
 	}
-	if q.Format != "fake_quant" {
-		return 0, fmt.Errorf("%s: format %q is not supported (want fake_quant)", QuantizationConfigKey, q.Format)
+	if q.Format != "fake_quant" && q.Format != PackedFormat {
+		return 0, fmt.Errorf("%s: format %q is not supported (want fake_quant or %s)", QuantizationConfigKey, q.Format, PackedFormat)
 	}
 	if q.ABits == nil || *q.ABits >= 16 || *q.ABits == 0 {
 		return 0, nil
