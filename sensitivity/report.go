@@ -1,13 +1,14 @@
 package sensitivity
 
 import (
+	"mbq/internal/atomicfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 )
@@ -42,32 +43,7 @@ func ReadJSON(path string) (*Result, error) {
 
 // writeAtomic writes data to a temporary file beside path and renames it
 // into place.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // Table writes r as an aligned text table, one row per block:
 //

@@ -1,6 +1,8 @@
 package llavaonevision
 
 import (
+	"mbq/internal/atomicfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,24 +211,8 @@ func marshal(v any) ([]byte, error) {
 
 // writeFileAtomic writes data to a temporary file beside path and renames it.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("save: %w", err)
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(f.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("save: %s: %w", path, werr)
 	}
 	return nil
 }
