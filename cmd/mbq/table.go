@@ -1,11 +1,12 @@
 package main
 
 import (
+	"mbq/testbed/embedded"
+
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,20 +17,6 @@ import (
 
 func init() {
 	register("table", "reproduce the paper's Tables 2, 4 and 11 (+ stress rows) on the testbed", runTable)
-}
-
-// defaultTableInputs returns the model directory, calibration file and
-// benchmark file that empty --model, --calib and --bench fall back to: the
-// embedded testbed (see defaults.go).
-var defaultTableInputs = func() (modelDir, calibPath, benchPath string, err error) {
-	if modelDir, err = resolveModel(""); err != nil {
-		return
-	}
-	if calibPath, err = resolveCalib(""); err != nil {
-		return
-	}
-	benchPath, err = resolveBench("")
-	return
 }
 
 // Quick-mode defaults (each can still be set by its flag).
@@ -105,30 +92,19 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	case *maxNew <= 0 || *maxCap <= 0 || *textLen <= 0:
 		return errors.New("--max-new-tokens, --max-caption-tokens and --text-block-len must be > 0")
 	}
-	if *modelDir == "" || *calibPath == "" || *bench == "" {
-		dm, dc, db, err := defaultTableInputs()
-		if err != nil {
-			return fmt.Errorf("default inputs: %w", err)
-		}
-		for _, p := range []struct {
-			v    *string
-			def  string
-			flag string
-		}{{modelDir, dm, "--model"}, {calibPath, dc, "--calib"}, {bench, db, "--bench"}} {
-			if *p.v == "" {
-				if p.def == "" {
-					return fmt.Errorf("%s is required (no embedded testbed default)", p.flag)
-				}
-				*p.v = p.def
-			}
-		}
+	// Empty --model, --calib and --bench fall back to the embedded testbed
+	// (defaults.go); each is materialised only if it is needed.
+	if *modelDir, err = resolveModel(*modelDir); err != nil {
+		return err
+	}
+	if *calibPath, err = resolveCalib(*calibPath); err != nil {
+		return err
+	}
+	if *bench, err = resolveBench(*bench); err != nil {
+		return err
 	}
 	if *work == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			d = os.TempDir()
-		}
-		*work = filepath.Join(d, "mbq", "table")
+		*work = filepath.Join(embedded.CacheRoot(), "table")
 	}
 	cfg := papertable.Config{ModelDir: *modelDir, CalibPath: *calibPath, CalibText: *calibText, BenchPath: *bench,
 		WorkDir: *work, Samples: *samples, Seed: *seed, TextBlockLen: *textLen, Group: *group, Limit: *limit,

@@ -69,8 +69,11 @@ func ModelDigest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// cacheRoot is where extracted and generated directories live.
-func cacheRoot() string {
+// CacheRoot is mbq's directory in the user cache (os.UserCacheDir()/mbq, or
+// the system temp directory's mbq/ when there is no cache directory): where
+// the testbed model is extracted, its data generated, and other commands
+// keep their work (mbq table's row cache).
+func CacheRoot() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "mbq")
 	}
@@ -80,7 +83,7 @@ func cacheRoot() string {
 // ModelDir returns a directory holding the embedded testbed checkpoint,
 // extracting it on first use.
 func ModelDir() (string, error) {
-	dir := filepath.Join(cacheRoot(), "testbed-model-"+ModelDigest()[:12])
+	dir := filepath.Join(CacheRoot(), "testbed-model-"+ModelDigest()[:12])
 	return dir, materialize(dir, func(tmp string) error {
 		for _, n := range ModelFiles() {
 			b, err := modelFS.ReadFile(path.Join("model", n))
@@ -98,7 +101,7 @@ func ModelDir() (string, error) {
 // DataDir returns a directory holding the default testbed data set
 // (img/, calib.json, bench.jsonl), generating it on first use (a few seconds).
 func DataDir() (string, error) {
-	dir := filepath.Join(cacheRoot(), fmt.Sprintf("testbed-data-%d-%d-%d", DataSeed, DataCalib, DataBench))
+	dir := filepath.Join(CacheRoot(), fmt.Sprintf("testbed-data-%d-%d-%d", DataSeed, DataCalib, DataBench))
 	return dir, materialize(dir, func(tmp string) error {
 		// WriteDataset wants to create its own directory.
 		if err := os.Remove(tmp); err != nil {
