@@ -1,11 +1,11 @@
 package main
 
 import (
+	"mbq/progress"
+
 	"fmt"
 	"io"
-	"os"
 	"sort"
-	"strings"
 
 	"mbq/testbed/world"
 )
@@ -80,8 +80,7 @@ func runTestbedData(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("--size %d: %w", *size, err)
 	}
-	progress := progressPrinter(stderr)
-	started := false
+	var bar *progress.Bar
 	sum, err := world.WriteDatasetOptions(*out, world.DatasetOptions{
 		Config: cfg,
 		Seed:   *seed,
@@ -89,14 +88,15 @@ func runTestbedData(args []string, stdout, stderr io.Writer) error {
 		Bench:  *nBench,
 		Force:  *force,
 		Progress: func(done, total int) {
-			if !started {
-				started = true
+			if bar == nil {
 				fmt.Fprintf(stderr, "writing %d calibration pairs and %d benchmark questions (seed %d, %dx%d images) to %s\n",
 					*nCalib, *nBench, *seed, cfg.Size, cfg.Size, *out)
+				bar = progress.New(stderr, "testbed data", "items", total)
 			}
-			progress(done, total)
+			bar.Set(done)
 		},
 	})
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -106,35 +106,4 @@ func runTestbedData(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %-11s %5d\n", c, sum.Bench[i])
 	}
 	return nil
-}
-
-// progressPrinter reports progress on w: a bar redrawn in place when w is a
-// terminal, otherwise a plain line at every tenth.
-func progressPrinter(w io.Writer) func(done, total int) {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	last := -1
-	return func(done, total int) {
-		if total == 0 {
-			return
-		}
-		if tty {
-			const width = 30
-			k := done * width / total
-			fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", k), strings.Repeat(".", width-k), done, total)
-			if done == total {
-				fmt.Fprintln(w)
-			}
-			return
-		}
-		tenth := done * 10 / total
-		if tenth != last {
-			last = tenth
-			fmt.Fprintf(w, "generated %d/%d items\n", done, total)
-		}
-	}
 }

@@ -15,7 +15,7 @@ func TestTestbedData(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d, stderr %q", code, errs)
 	}
-	if !strings.Contains(errs, "generated 18/18 items") {
+	if !strings.Contains(errs, "18/18 items (100%)") {
 		t.Errorf("no progress on stderr: %q", errs)
 	}
 	for _, c := range world.Categories {
