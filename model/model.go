@@ -91,6 +91,15 @@ type BackwardOptions struct {
 	// that block's backward, with the gradients of the loss at the o_proj
 	// and down_proj outputs ([T, hidden]) and the sample's modalities.
 	BlockGrads func(sample, block int, gradO, gradDown *tensor.Tensor, mod []Modality)
+	// ProjectorGrad, if set, is called once per sample with images, after
+	// its forward, with the multimodal projector's output [Σ tiles·tokens,
+	// hidden] (tile by tile as the processor cut them, each tile's patches
+	// row-major) before packing. The tensor it returns (same shape; nil:
+	// none) is added to the gradient that flows back into the projector —
+	// the way auxiliary objectives on the image features enter training.
+	// The vision tower is backpropagated only when one of its parameters
+	// tracks a gradient.
+	ProjectorGrad func(sample int, proj *tensor.Tensor) *tensor.Tensor
 }
 
 // LossResult is the batch loss.

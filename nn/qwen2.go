@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math/rand/v2"
+	"mbq/quant"
 
 	"mbq/tensor"
 )
@@ -57,6 +58,34 @@ func NewQwen2Block(cfg Qwen2Config) *Qwen2Block {
 		Up:        NewLinear(cfg.Hidden, cfg.Intermediate, false),
 		Down:      NewLinear(cfg.Intermediate, cfg.Hidden, false),
 	}
+}
+
+// NewQwen2BlockPacked is NewQwen2Block for weights that arrive packed: the
+// seven linears allocate no float32 weight (W nil); each holds a data-less
+// quant.PackedMatrix placeholder of its shape (Rows = out, Cols = in) that
+// must be replaced by the real packed weight before use. Norms and biases
+// are allocated as usual. Packed checkpoints load this way, so no float32
+// copy of a packed weight ever exists.
+func NewQwen2BlockPacked(cfg Qwen2Config) *Qwen2Block {
+	d := cfg.headDim()
+	if cfg.NumHeads <= 0 || cfg.NumKVHeads <= 0 || cfg.NumHeads%cfg.NumKVHeads != 0 || d <= 0 || d%2 != 0 {
+		panic("nn: NewQwen2BlockPacked: bad head configuration")
+	}
+	b := &Qwen2Block{Cfg: cfg, InputNorm: NewRMSNorm(cfg.Hidden, cfg.RMSNormEps), PostNorm: NewRMSNorm(cfg.Hidden, cfg.RMSNormEps)}
+	hd, kd := cfg.NumHeads*d, cfg.NumKVHeads*d
+	for _, x := range []struct {
+		l       **Linear
+		in, out int
+		bias    bool
+	}{{&b.Q, cfg.Hidden, hd, true}, {&b.K, cfg.Hidden, kd, true}, {&b.V, cfg.Hidden, kd, true}, {&b.O, hd, cfg.Hidden, false},
+		{&b.Gate, cfg.Hidden, cfg.Intermediate, false}, {&b.Up, cfg.Hidden, cfg.Intermediate, false}, {&b.Down, cfg.Intermediate, cfg.Hidden, false}} {
+		l := &Linear{Packed: &quant.PackedMatrix{Rows: x.out, Cols: x.in}}
+		if x.bias {
+			l.B = NewParam(tensor.New(x.out))
+		}
+		*x.l = l
+	}
+	return b
 }
 
 // InitNormal draws every linear weight from N(0, std²) (HF initializer_range)

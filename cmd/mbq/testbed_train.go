@@ -47,6 +47,8 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	heads := fs.Int("heads", d.Heads, "decoder query heads")
 	kvHeads := fs.Int("kv-heads", d.KVHeads, "decoder key/value heads")
 	untied := fs.Bool("untied", !d.Tied, "store a separate lm_head instead of tying it to the embeddings")
+	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
+	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +65,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.VisionHidden, cfg.VisionIntermediate, cfg.VisionLayers, cfg.VisionHeads = *vHidden, *vInter, *vLayers, *vHeads
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
 	cfg.Tied = !*untied
+	cfg.AuxWeight, cfg.World.LookupShare = *auxW, *lookup
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

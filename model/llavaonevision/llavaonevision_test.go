@@ -609,3 +609,91 @@ func TestBlockGrads(t *testing.T) {
 		t.Error("RunBlock out of range: no error")
 	}
 }
+
+// TestProjectorGradFD: the gradient ProjectorGrad adds at the projector
+// output is backpropagated like the decoder's: for the objective
+// loss + Σ⟨G, proj⟩ with a fixed G, the vision and projector parameter
+// gradients match central finite differences.
+func TestProjectorGradFD(t *testing.T) {
+	m := tinyModel(t, 9, TinyOptions{Std: 0.3})
+	s1 := captionSample(testImage(37, 21, 4), "What is it?", "A blue square.")
+	in, err := m.Prepare(s1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*model.Input{in}
+	st, err := m.visionForward(in.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	G := tensor.New(st.proj.Shape...)
+	for i := range G.Data {
+		G.Data[i] = float32(rng.NormFloat64())
+	}
+	objective := func() float64 {
+		st, err := m.visionForward(in.Images)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := batchLoss(t, m, batch)
+		for i, v := range st.proj.Data {
+			l += float64(v) * float64(G.Data[i])
+		}
+		return l
+	}
+	ps := m.Params()
+	nn.AllocGrads(ps)
+	calls := 0
+	if _, err := m.LossAndGrad(batch, &model.BackwardOptions{ProjectorGrad: func(s int, proj *tensor.Tensor) *tensor.Tensor {
+		calls++
+		if !equalShape(proj.Shape, G.Shape) {
+			t.Fatalf("projector output %v, want %v", proj.Shape, G.Shape)
+		}
+		return G
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Fatalf("ProjectorGrad called %d times, want 1", calls)
+	}
+	var num2, den2 float64
+	checked := 0
+	for _, p := range ps {
+		if !strings.Contains(p.Name, "vision_tower") && !strings.Contains(p.Name, "multi_modal_projector") {
+			continue
+		}
+		if strings.Contains(p.Name, "post_layernorm") {
+			continue
+		}
+		for range 2 {
+			i := rng.IntN(len(p.Value.Data))
+			v := p.Value.Data[i]
+			f := func(h float64) float64 {
+				p.Value.Data[i] = v + float32(h)
+				l := objective()
+				p.Value.Data[i] = v
+				return l
+			}
+			const h = 5e-2
+			d1 := (f(h) - f(-h)) / (2 * h)
+			d2 := (f(h/2) - f(-h/2)) / h
+			num := (4*d2 - d1) / 3
+			a := float64(p.Grad.Data[i])
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+			checked++
+		}
+	}
+	rel := math.Sqrt(num2 / den2)
+	t.Logf("%d entries, relative error %.2e", checked, rel)
+	if checked == 0 || rel > 1e-3 {
+		t.Errorf("relative error %g over %d entries", rel, checked)
+	}
+	// A wrong shape is an error, not a panic.
+	if _, err := m.LossAndGrad(batch, &model.BackwardOptions{ProjectorGrad: func(int, *tensor.Tensor) *tensor.Tensor {
+		return tensor.New(1, 1)
+	}}); err == nil || !strings.Contains(err.Error(), "projector gradient") {
+		t.Fatalf("wrong-shape projector gradient: err %v", err)
+	}
+}

@@ -75,6 +75,12 @@ func (m *Model) Decode(ids []int) string { return m.Tok.Decode(ids, true) }
 // New builds a model with the shapes of cfg: zero linears, unit norms, no
 // tokenizer or processor. Load fills it from a checkpoint.
 func New(cfg *config.LlavaOnevisionConfig) (*Model, error) {
+	return newModel(cfg, false)
+}
+
+// newModel is New; with packedDecoder the decoder linears allocate no
+// float32 weight (nn.NewQwen2BlockPacked), for a packed checkpoint.
+func newModel(cfg *config.LlavaOnevisionConfig, packedDecoder bool) (*Model, error) {
 	vc, tc := &cfg.VisionConfig, &cfg.TextConfig
 	vact, err := nn.ActivationByName(vc.HiddenAct)
 	if err != nil {
@@ -119,7 +125,11 @@ func New(cfg *config.LlavaOnevisionConfig) (*Model, error) {
 	qcfg := nn.Qwen2Config{Hidden: H, Intermediate: tc.IntermediateSize, NumHeads: tc.NumAttentionHeads,
 		NumKVHeads: tc.NumKeyValueHeads, HeadDim: tc.HeadDim(), RopeTheta: tc.RopeTheta, RMSNormEps: float32(tc.RMSNormEps)}
 	for range tc.NumHiddenLayers {
-		m.Blocks = append(m.Blocks, nn.NewQwen2Block(qcfg))
+		if packedDecoder {
+			m.Blocks = append(m.Blocks, nn.NewQwen2BlockPacked(qcfg))
+		} else {
+			m.Blocks = append(m.Blocks, nn.NewQwen2Block(qcfg))
+		}
 	}
 	m.Norm = nn.NewRMSNorm(H, float32(tc.RMSNormEps))
 	if m.Tied {
@@ -287,7 +297,11 @@ func Load(dir string) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: architecture %q is not %s", mc.Source, mc.Architecture, config.ArchLlavaOnevision)
 	}
-	m, err := New(cfg)
+	f, err := (&Model{Cfg: cfg}).configFormat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mc.Source, err)
+	}
+	m, err := newModel(cfg, f == PackedFormat)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mc.Source, err)
 	}

@@ -167,6 +167,12 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 		if err != nil {
 			return nil, fmt.Errorf("sample %d: %w", s, err)
 		}
+		var dProjExtra *tensor.Tensor
+		if st != nil && visionGrad && opts.ProjectorGrad != nil {
+			if dProjExtra = opts.ProjectorGrad(s, st.proj); dProjExtra != nil && !equalShape(dProjExtra.Shape, st.proj.Shape) {
+				return nil, fmt.Errorf("sample %d: projector gradient of shape %v for output %v", s, dProjExtra.Shape, st.proj.Shape)
+			}
+		}
 		rope := m.rope(nn.Positions(h0.Rows()))
 		inputs := make([]*tensor.Tensor, len(m.Blocks))
 		x := h0
@@ -222,7 +228,7 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 					r++
 				}
 			}
-			m.visionBackward(st, dPacked)
+			m.visionBackward(st, dPacked, dProjExtra)
 		}
 	}
 	res.Loss = sum / float64(total)

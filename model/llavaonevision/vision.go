@@ -301,8 +301,9 @@ func (m *Model) visionTracksGrad() bool {
 
 // visionBackward backpropagates dPacked ([Σ tokens, H], the gradient at the
 // image-token rows) through packing, projector and vision tower into the
-// allocated parameter gradients.
-func (m *Model) visionBackward(st *visionState, dPacked *tensor.Tensor) {
+// allocated parameter gradients; extra (nil: none) is a further gradient at
+// the projector output, added after the packing's.
+func (m *Model) visionBackward(st *visionState, dPacked, extra *tensor.Tensor) {
 	vc := &m.Cfg.VisionConfig
 	H, D, N := m.Cfg.TextConfig.HiddenSize, vc.HiddenSize, vc.NumPatches()
 	dProj := tensor.New(st.proj.Shape...)
@@ -335,6 +336,11 @@ func (m *Model) visionBackward(st *visionState, dPacked *tensor.Tensor) {
 	if dNL != nil {
 		for j, v := range dNL {
 			m.Newline.Grad.Data[j] += float32(v)
+		}
+	}
+	if extra != nil {
+		for j, v := range extra.Data {
+			dProj.Data[j] += v
 		}
 	}
 	dAct := m.Proj2.Backward(st.act, dProj)

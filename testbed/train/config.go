@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"mbq/hf/config"
 	"mbq/hf/tokenizer"
@@ -74,6 +75,9 @@ type Config struct {
 	// two, so with token weighting the questions get ~1% of the gradient and
 	// are learned far more slowly.
 	TokenMean bool `json:"token_mean"`
+	// AuxWeight weights the auxiliary objective on the image features
+	// (aux.go) against each sample's mean answer-token loss; 0: off.
+	AuxWeight float64 `json:"aux_weight,omitempty"`
 }
 
 // DefaultSizes is the testbed model: SigLIP-style tower 128 px / patch 16
@@ -97,7 +101,7 @@ func DefaultConfig() Config {
 		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1,
 		FullConversationShare: 0.25,
 		EvalEvery:             100, HeldOut: 30, CheckpointEvery: 100, Patience: 0,
-		CorpusSize: 20000, Workers: 2,
+		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3,
 		World: world.DefaultConfig(),
 	}
 }
@@ -114,6 +118,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
 	case c.Workers < 1:
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
+	case c.AuxWeight < 0 || math.IsNaN(c.AuxWeight):
+		return fmt.Errorf("train config: aux weight %g, want >= 0", c.AuxWeight)
 	case c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.HeldOut < 0 || c.Patience < 0:
 		return fmt.Errorf("train config: eval_every, checkpoint_every, held_out and patience must be >= 0")
 	case s.PatchSize < 1 || s.ImageSize%s.PatchSize != 0:

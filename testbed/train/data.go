@@ -84,8 +84,9 @@ func appendAnswer(m *llavaonevision.Model, in *model.Input, answer string) (*mod
 
 // trainingInput draws sample i of step and prepares it: with probability
 // FullConversationShare the whole conversation as the chat template
-// renders it, else the generation prompt followed by the answer.
-func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, error) {
+// renders it, else the generation prompt followed by the answer. The scene
+// (nil for language questions) comes with it for the auxiliary labels.
+func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, *world.Scene, error) {
 	rng := sampleRNG(c.Seed, step, i)
 	s := world.TrainingSample(rng, c.World)
 	var img *image.RGB
@@ -93,14 +94,15 @@ func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Inpu
 		img = image.ToRGB(s.Image)
 	}
 	if rng.Float64() < c.FullConversationShare {
-		return m.Prepare(conversation(s.Question, img, true), false)
+		in, err := m.Prepare(conversation(s.Question, img, true), false)
+		return in, s.Scene, err
 	}
 	in, err := promptInput(m, s.Question, img)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in, _, err = appendAnswer(m, in, s.Question.Target())
-	return in, err
+	return in, s.Scene, err
 }
 
 // corpus is the tokenizer's training text, deterministic from the seed.

@@ -16,6 +16,8 @@ import (
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/progress"
+	"mbq/tensor"
+	"mbq/testbed/world"
 )
 
 // Names inside the output directory.
@@ -54,6 +56,8 @@ type LossRecord struct {
 	LR       float64 `json:"lr"`
 	GradNorm float64 `json:"grad_norm"`
 	Seconds  float64 `json:"seconds"`
+	// AuxLoss is the batch mean of the weighted auxiliary image loss.
+	AuxLoss float64 `json:"aux_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -83,6 +87,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 	var m *llavaonevision.Model
 	var st *State
 	var opt *adamW
+	var aux *auxHead
 	if opts.Resume {
 		dir := ckDir
 		if _, err := os.Stat(filepath.Join(dir, StateFile)); err != nil {
@@ -108,7 +113,13 @@ func Run(cfg Config, opts Options) (*State, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		nn.AllocGrads(m.Params())
-		opt = newAdamW(m.Params())
+		if cfg.AuxWeight > 0 {
+			aux = newAuxHead(m.Cfg.TextConfig.HiddenSize, cfg.Seed)
+			if err := aux.load(filepath.Join(dir, OptimizerFile)); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+		}
+		opt = newAdamW(append(m.Params(), aux.params()...))
 		if err := opt.load(filepath.Join(dir, OptimizerFile), st.Step); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
@@ -138,7 +149,10 @@ func Run(cfg Config, opts Options) (*State, error) {
 			return nil, err
 		}
 		nn.AllocGrads(m.Params())
-		opt = newAdamW(m.Params())
+		if cfg.AuxWeight > 0 {
+			aux = newAuxHead(m.Cfg.TextConfig.HiddenSize, cfg.Seed)
+		}
+		opt = newAdamW(append(m.Params(), aux.params()...))
 		st = &State{Config: cfg, Status: "running"}
 		fmt.Fprintf(logw, "tokenizer: %d tokens from %d texts (%.1fs)\n", tok.VocabSize(), cfg.CorpusSize, time.Since(t0).Seconds())
 	}
@@ -153,7 +167,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 		nParams, cfg.VisionLayers, cfg.VisionHidden, cfg.TextLayers, cfg.TextHidden, m.Cfg.TextConfig.VocabSize,
 		cfg.Batch, cfg.Steps, cfg.LR, cfg.Workers)
 
-	tr, err := newStepper(m, &cfg)
+	tr, err := newStepper(m, aux, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +185,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		return m.Save(ckDir, llavaonevision.SaveOptions{
 			Extra:        map[string][]byte{StateFile: append(b, '\n')},
-			ExtraTensors: opt.tensors(), ExtraTensorsFile: OptimizerFile,
+			ExtraTensors: append(opt.tensors(), aux.tensors()...), ExtraTensorsFile: OptimizerFile,
 		})
 	}
 
@@ -219,7 +233,11 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		winTok = 0.9*winTok + float64(rec.Seq)
 		winSec = 0.9*winSec + rec.Seconds
-		bar.Info("loss %.4f (%.4f)  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, winTok/winSec, rec.Seconds, lr)
+		if aux != nil {
+			bar.Info("loss %.4f (%.4f) aux %.3f  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, rec.AuxLoss, winTok/winSec, rec.Seconds, lr)
+		} else {
+			bar.Info("loss %.4f (%.4f)  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, winTok/winSec, rec.Seconds, lr)
+		}
 		bar.Add(1)
 
 		last := step == cfg.Steps
@@ -321,13 +339,18 @@ func checkFreshOut(out string) error {
 // stepper computes one step's gradient into the model's Grad tensors.
 type stepper struct {
 	m        *llavaonevision.Model
+	aux      *auxHead // nil: no auxiliary objective
 	cfg      *Config
 	params   []nn.NamedParam
 	replicas []*llavaonevision.Model
+	raux     []*auxHead
+	rparams  [][]nn.NamedParam
 }
 
-func newStepper(m *llavaonevision.Model, cfg *Config) (*stepper, error) {
-	s := &stepper{m: m, cfg: cfg, params: m.Params()}
+// newStepper steps m (and the auxiliary head aux, nil when
+// Config.AuxWeight is 0).
+func newStepper(m *llavaonevision.Model, aux *auxHead, cfg *Config) (*stepper, error) {
+	s := &stepper{m: m, aux: aux, cfg: cfg, params: append(m.Params(), aux.params()...)}
 	if cfg.Workers > 1 {
 		for w := 0; w < cfg.Workers; w++ {
 			r, err := m.Replica()
@@ -335,7 +358,13 @@ func newStepper(m *llavaonevision.Model, cfg *Config) (*stepper, error) {
 				return nil, err
 			}
 			nn.AllocGrads(r.Params())
+			var ra *auxHead
+			if aux != nil {
+				ra = aux.replica()
+			}
 			s.replicas = append(s.replicas, r)
+			s.raux = append(s.raux, ra)
+			s.rparams = append(s.rparams, append(r.Params(), ra.params()...))
 		}
 	}
 	return s, nil
@@ -349,19 +378,20 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	rec := LossRecord{Step: step}
 	if len(s.replicas) == 0 {
 		batch := make([]*model.Input, c.Batch)
+		scenes := make([]*world.Scene, c.Batch)
 		for i := range batch {
-			in, err := trainingInput(s.m, c, step, i)
+			in, sc, err := trainingInput(s.m, c, step, i)
 			if err != nil {
 				return rec, fmt.Errorf("sample %d: %w", i, err)
 			}
-			batch[i] = in
+			batch[i], scenes[i] = in, sc
 			rec.Seq += in.Len()
 		}
-		res, err := lossAndGrad(s.m, batch, c.TokenMean)
+		res, err := lossAndGrad(s.m, batch, c, s.aux, scenes)
 		if err != nil {
 			return rec, err
 		}
-		rec.Loss, rec.Tokens = res.Loss, res.Tokens
+		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -369,7 +399,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	} else {
 		W := len(s.replicas)
 		type out struct {
-			res *model.LossResult
+			res *lossResult
 			seq int
 			err error
 		}
@@ -382,17 +412,20 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				r := s.replicas[w]
 				nn.ZeroGrads(r.Params())
 				lo, hi := w*c.Batch/W, (w+1)*c.Batch/W
+				nn.ZeroGrads(s.raux[w].params())
 				batch := make([]*model.Input, 0, hi-lo)
+				var scenes []*world.Scene
 				for i := lo; i < hi; i++ {
-					in, err := trainingInput(r, c, step, i)
+					in, sc, err := trainingInput(r, c, step, i)
 					if err != nil {
 						outs[w].err = fmt.Errorf("sample %d: %w", i, err)
 						return
 					}
 					batch = append(batch, in)
+					scenes = append(scenes, sc)
 					outs[w].seq += in.Len()
 				}
-				outs[w].res, outs[w].err = lossAndGrad(r, batch, c.TokenMean)
+				outs[w].res, outs[w].err = lossAndGrad(r, batch, c, s.raux[w], scenes)
 			}(w)
 		}
 		wg.Wait()
@@ -418,7 +451,8 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				f = 1 / float32(c.Batch)
 			}
 			rec.Loss += o.res.Loss * float64(f)
-			rp := s.replicas[w].Params()
+			rec.AuxLoss += o.res.aux / float64(c.Batch)
+			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
 				for j := range dst {
@@ -448,17 +482,53 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	return rec, nil
 }
 
+// lossResult is a (part of a) batch's answer loss and the sum over its
+// samples of the weighted auxiliary loss.
+type lossResult struct {
+	model.LossResult
+	aux float64
+}
+
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
-// tokenMean it is LossAndGrad's mean over all answer tokens; otherwise each
-// sample's mean over its own answer tokens is backpropagated in turn, so the
-// gradients (and the returned Loss) are the sum of the per-sample means.
-func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, tokenMean bool) (*model.LossResult, error) {
-	if tokenMean {
-		return m.LossAndGrad(batch, nil)
+// c.TokenMean it is LossAndGrad's mean over all answer tokens; otherwise
+// each sample's mean over its own answer tokens is backpropagated in turn,
+// so the gradients (and the returned Loss) are the sum of the per-sample
+// means. With aux, each sample with a scene adds AuxWeight times its
+// auxiliary loss (in token-mean mode AuxWeight/len(batch), the per-sample
+// share of a mean).
+func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, scenes []*world.Scene) (*lossResult, error) {
+	sum := &lossResult{}
+	opts := func(first int, weight float32) *model.BackwardOptions {
+		if aux == nil {
+			return nil
+		}
+		side := c.ImageSize / c.PatchSize
+		var err error
+		return &model.BackwardOptions{ProjectorGrad: func(s int, proj *tensor.Tensor) *tensor.Tensor {
+			sc := scenes[first+s]
+			if sc == nil || err != nil {
+				return nil
+			}
+			var l float64
+			var d *tensor.Tensor
+			if l, d, err = aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight); err != nil {
+				panic(err) // a shape the trainer itself configured: a bug
+			}
+			sum.aux += l
+			return d
+		}}
 	}
-	sum := &model.LossResult{}
-	for _, in := range batch {
-		res, err := m.LossAndGrad([]*model.Input{in}, nil)
+	if c.TokenMean {
+		res, err := m.LossAndGrad(batch, opts(0, float32(c.AuxWeight)/float32(len(batch))))
+		if err != nil {
+			return nil, err
+		}
+		sum.LossResult = *res
+		sum.aux *= float64(len(batch))
+		return sum, nil
+	}
+	for i, in := range batch {
+		res, err := m.LossAndGrad([]*model.Input{in}, opts(i, float32(c.AuxWeight)))
 		if err != nil {
 			return nil, err
 		}

@@ -58,7 +58,7 @@ func TestStepsReduceLoss(t *testing.T) {
 		c := tinyConfig()
 		c.Workers = workers
 		m := tinyModel(t, &c)
-		s, err := newStepper(m, &c)
+		s, err := newStepper(m, nil, &c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestSampleWeighting(t *testing.T) {
 	}
 	for i := 0; i < c.Batch; i++ {
 		nn.ZeroGrads(params)
-		in, err := trainingInput(m, &c, 1, i)
+		in, _, err := trainingInput(m, &c, 1, i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestSampleWeighting(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		cw := c
 		cw.Workers = workers
-		s, err := newStepper(m, &cw)
+		s, err := newStepper(m, nil, &cw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestSampleWeighting(t *testing.T) {
 	}
 	ct := c
 	ct.TokenMean = true
-	s, err := newStepper(m, &ct)
+	s, err := newStepper(m, nil, &ct)
 	if err != nil {
 		t.Fatal(err)
 	}

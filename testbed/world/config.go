@@ -20,6 +20,10 @@ type Config struct {
 	// that are captions and language-only questions; the rest are
 	// benchmark-style questions about an image.
 	CaptionShare, LanguageShare float64
+	// LookupShare is the fraction of training samples that are the
+	// multiple-choice letter drill of LookupQuestion (never in the
+	// benchmark).
+	LookupShare float64 `json:",omitempty"`
 }
 
 // DefaultConfig is the world of the testbed: 128x128 images, a 4x4 grid,
@@ -34,6 +38,7 @@ func DefaultConfig() Config {
 		Noise:         6,
 		CaptionShare:  0.3,
 		LanguageShare: 0.15,
+		LookupShare:   0.05,
 	}
 }
 
@@ -55,8 +60,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("world config: sign probability %g, want 0..1", c.SignProb)
 	case c.Noise < 0 || c.Noise > 64:
 		return fmt.Errorf("world config: noise %d, want 0..64", c.Noise)
-	case c.CaptionShare < 0 || c.LanguageShare < 0 || c.CaptionShare+c.LanguageShare > 1:
-		return fmt.Errorf("world config: caption share %g + language share %g, want non-negative and <= 1", c.CaptionShare, c.LanguageShare)
+	case c.CaptionShare < 0 || c.LanguageShare < 0 || c.LookupShare < 0 || c.CaptionShare+c.LanguageShare+c.LookupShare > 1:
+		return fmt.Errorf("world config: caption share %g + language share %g + lookup share %g, want non-negative and <= 1",
+			c.CaptionShare, c.LanguageShare, c.LookupShare)
 	}
 	return nil
 }

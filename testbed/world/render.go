@@ -120,6 +120,26 @@ func (s *Scene) signScale(board image.Rectangle) int {
 	return sc
 }
 
+// SignGlyphs returns the pixel box of each character of the sign in reading
+// order (5x7 glyph cells times the board's magnification); nil without a
+// sign. Training uses it to label image patches with the characters they
+// show.
+func (s *Scene) SignGlyphs() []image.Rectangle {
+	if s.Sign == nil {
+		return nil
+	}
+	board := s.signRect()
+	sc := s.signScale(board)
+	n := len(s.Sign.Text)
+	x := board.Min.X + (board.Dx()-(6*n-1)*sc)/2
+	y := board.Min.Y + (board.Dy()-7*sc)/2
+	out := make([]image.Rectangle, n)
+	for k := range out {
+		out[k] = image.Rect(x+6*k*sc, y, x+(6*k+5)*sc, y+7*sc)
+	}
+	return out
+}
+
 func (s *Scene) drawSign(img *image.RGBA) {
 	board := s.signRect()
 	fill(img, board, color.RGBA{40, 40, 40, 255})

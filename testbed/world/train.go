@@ -25,7 +25,8 @@ type Sample struct {
 
 // TrainingSample draws a training example: a caption request with
 // probability cfg.CaptionShare, a language-only question with probability
-// cfg.LanguageShare, otherwise a question of a uniformly chosen image
+// cfg.LanguageShare, the letter drill of LookupQuestion with probability
+// cfg.LookupShare, otherwise a question of a uniformly chosen image
 // category (perception, counting, spatial, text, reasoning) about a fresh
 // scene. Scenes for text questions always have a sign.
 func TrainingSample(rng *rand.Rand, cfg Config) Sample {
@@ -38,6 +39,8 @@ func TrainingSample(rng *rand.Rand, cfg Config) Sample {
 		q, _ = s.Question(rng, CaptionCat)
 	case r < cfg.CaptionShare+cfg.LanguageShare:
 		q = LanguageQuestion(rng)
+	case r < cfg.CaptionShare+cfg.LanguageShare+cfg.LookupShare:
+		q = LookupQuestion(rng)
 	default:
 		cat := imageCategories[rng.IntN(len(imageCategories)-1)] // all but caption
 		for {
@@ -132,4 +135,33 @@ func Vocabulary() []string {
 	add("yes", "no", ImageToken, MCSuffix, OpenSuffix)
 	add(CaptionPrompts...)
 	return out
+}
+
+// LookupQuestion is a training-only multiple-choice drill (category
+// language, kind "lookup", no image): "Which option is the word red?" with
+// four options of one word class (colours, shapes, numbers, countries,
+// creatures) and the letter of the matching one as the answer. It teaches
+// the letter binding every multiple-choice answer needs apart from any
+// knowledge; the benchmark never asks it.
+func LookupQuestion(rng *rand.Rand) Question {
+	f := FactTable()
+	var classes [][]string
+	classes = append(classes, Colors, Shapes)
+	var nums, countries, creatures []string
+	for i := 0; i <= 99; i++ {
+		nums = append(nums, strconv.Itoa(i))
+	}
+	for _, c := range f.Countries {
+		countries = append(countries, c.Name)
+	}
+	for _, c := range f.Creatures {
+		creatures = append(creatures, c.Name)
+	}
+	classes = append(classes, nums, countries, creatures)
+	words := classes[rng.IntN(len(classes))]
+	w := words[rng.IntN(len(words))]
+	q := Question{Category: Language, Kind: "lookup",
+		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?"}
+	setChoices(rng, &q, w, words, nil)
+	return q
 }

@@ -544,6 +544,13 @@ func TestTrainingSample(t *testing.T) {
 	for i := 0; i < n; i++ {
 		sm := TrainingSample(rng, cfg)
 		cats[sm.Question.Category]++
+		if sm.Question.Kind == "lookup" {
+			cats["lookup"]++
+			q := sm.Question
+			if !q.MultipleChoice() || !strings.HasSuffix(q.Question, q.Correct()+"?") {
+				t.Fatalf("sample %d: lookup %+v", i, q)
+			}
+		}
 		if (sm.Image == nil) != (sm.Question.Category == Language) || (sm.Scene == nil) != (sm.Image == nil) {
 			t.Fatalf("sample %d: %s with image %v", i, sm.Question.Category, sm.Image != nil)
 		}
@@ -557,8 +564,11 @@ func TestTrainingSample(t *testing.T) {
 	if f := float64(cats[CaptionCat]) / n; f < 0.26 || f > 0.34 {
 		t.Errorf("caption share %.3f, want about 0.3", f)
 	}
-	if f := float64(cats[Language]) / n; f < 0.12 || f > 0.18 {
+	if f := float64(cats[Language]-cats["lookup"]) / n; f < 0.12 || f > 0.18 {
 		t.Errorf("language share %.3f, want about 0.15", f)
+	}
+	if f := float64(cats["lookup"]) / n; f < 0.03 || f > 0.07 {
+		t.Errorf("lookup share %.3f, want about 0.05", f)
 	}
 	for _, c := range Categories {
 		if cats[c] == 0 {
@@ -575,5 +585,40 @@ func TestTrainingSample(t *testing.T) {
 		if indexOf(v, w) < 0 {
 			t.Errorf("Vocabulary lacks %q", w)
 		}
+	}
+}
+
+// TestSignGlyphs: each glyph box holds ink (dark pixels) of the rendered
+// sign, lies on the board, and the boxes run left to right.
+func TestSignGlyphs(t *testing.T) {
+	cfg := DefaultConfig()
+	rng := testRNG(5)
+	for n := 0; n < 30; n++ {
+		s := newScene(rng, cfg, true)
+		img := s.Render()
+		boxes := s.SignGlyphs()
+		if len(boxes) != len(s.Sign.Text) {
+			t.Fatalf("%q: %d boxes", s.Sign.Text, len(boxes))
+		}
+		board := s.signRect()
+		for k, b := range boxes {
+			if !b.In(board) || (k > 0 && b.Min.X <= boxes[k-1].Max.X) {
+				t.Fatalf("%q: box %d %v (board %v, previous %v)", s.Sign.Text, k, b, board, boxes[max(k-1, 0)])
+			}
+			ink := 0
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					if c := img.RGBAAt(x, y); c.R < 50 && c.G < 50 && c.B < 50 {
+						ink++
+					}
+				}
+			}
+			if ink == 0 {
+				t.Fatalf("%q: glyph %d box %v has no ink", s.Sign.Text, k, b)
+			}
+		}
+	}
+	if (&Scene{Config: cfg}).SignGlyphs() != nil {
+		t.Fatal("glyphs without a sign")
 	}
 }

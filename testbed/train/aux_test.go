@@ -1,0 +1,129 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"mbq/tensor"
+	"mbq/testbed/world"
+)
+
+// TestSceneLabels: a hand-placed scene's patches get the attributes of the
+// cell holding their centre, the sign's cells "sign", and each glyph's
+// character lands in exactly one patch of the sign's row.
+func TestSceneLabels(t *testing.T) {
+	cfg := world.DefaultConfig() // 128 px, 4x4 grid of 32 px
+	s := &world.Scene{Config: cfg,
+		Objects: []world.Object{
+			{Shape: "star", Color: "blue", Size: "large", Row: 0, Col: 3},
+			{Shape: "circle", Color: "red", Size: "small", Row: 2, Col: 1},
+		},
+		Sign: &world.Sign{Text: "AB7", Row: 3, Col: 0}}
+	const side, patch = 8, 16
+	ls := sceneLabels(s, side, patch)
+	if len(ls) != side*side {
+		t.Fatalf("%d labels", len(ls))
+	}
+	at := func(pr, pc int) patchLabel { return ls[pr*side+pc] }
+	blue, star := 2+6-1, 2+3 // Colors[5] = blue, Shapes[3] = star
+	if world.Colors[blue-2] != "blue" || world.Shapes[star-2] != "star" {
+		t.Fatalf("lexicon moved: %v %v", world.Colors, world.Shapes)
+	}
+	for _, p := range [][2]int{{0, 6}, {0, 7}, {1, 6}, {1, 7}} {
+		if l := at(p[0], p[1]); l.color != blue || l.shape != star || l.size != 2 {
+			t.Errorf("patch %v: %+v, want blue large star", p, l)
+		}
+	}
+	if l := at(4, 2); l.color != 2 || l.shape != 2 || l.size != 1 { // red small circle
+		t.Errorf("patch (4,2): %+v, want small red circle", l)
+	}
+	if l := at(0, 0); l.color != 0 || l.shape != 0 || l.size != 0 || l.chars != nil {
+		t.Errorf("empty patch: %+v", l)
+	}
+	var got []int
+	for pr := range side {
+		for pc := range side {
+			l := at(pr, pc)
+			if pr >= 6 && pc < 4 {
+				if l.color != 1 || l.shape != 1 || l.size != 0 {
+					t.Errorf("sign patch (%d,%d): %+v", pr, pc, l)
+				}
+			}
+			if len(l.chars) > 0 && (pr < 6 || pc >= 4) {
+				t.Errorf("characters %v outside the sign at (%d,%d)", l.chars, pr, pc)
+			}
+			got = append(got, l.chars...)
+		}
+	}
+	want := map[int]bool{0: true, 1: true, 26 + 7: true}
+	if len(got) != 3 {
+		t.Fatalf("characters %v, want A, B, 7", got)
+	}
+	for _, c := range got {
+		if !want[c] {
+			t.Fatalf("characters %v, want A, B, 7", got)
+		}
+	}
+}
+
+// TestAuxGradFD: the auxiliary loss's gradients at the projector rows and
+// at the head's weights match central finite differences (float64 sums,
+// so a small step is exact enough).
+func TestAuxGradFD(t *testing.T) {
+	const H, side = 16, 2
+	rng := rand.New(rand.NewPCG(1, 2))
+	h := newAuxHead(H, 3)
+	for i := range h.W.Value.Data {
+		h.W.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
+	}
+	for i := range h.B.Value.Data {
+		h.B.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
+	}
+	labels := []patchLabel{{color: 3, shape: 4, size: 1}, {color: 1, shape: 1, chars: []int{0, 35}}, {}, {color: 11, shape: 9, size: 2}}
+	proj := tensor.New(2*len(labels), H) // two tiles
+	for i := range proj.Data {
+		proj.Data[i] = float32(rng.NormFloat64()*2 + 0.5)
+	}
+	const weight = 0.7
+	_, dx, err := h.lossAndGrad(proj, labels, weight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := func() float64 {
+		g := newAuxHead(H, 3)
+		copy(g.W.Value.Data, h.W.Value.Data)
+		copy(g.B.Value.Data, h.B.Value.Data)
+		l, _, err := g.lossAndGrad(proj, labels, weight)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	check := func(name string, data []float32, grad []float32) {
+		var num2, den2 float64
+		for k := 0; k < 40; k++ {
+			i := rng.IntN(len(data))
+			v := data[i]
+			const e = 1e-2
+			data[i] = v + e
+			lp := loss()
+			data[i] = v - e
+			lm := loss()
+			data[i] = v
+			num := (lp - lm) / (2 * e)
+			a := float64(grad[i])
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+		}
+		if rel := math.Sqrt(num2 / den2); rel > 1e-3 || den2 == 0 {
+			t.Errorf("%s: relative error %.2e", name, rel)
+		}
+	}
+	check("projector rows", proj.Data, dx.Data)
+	check("weight", h.W.Value.Data, h.W.Grad.Data)
+	check("bias", h.B.Value.Data, h.B.Grad.Data)
+	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1); err == nil {
+		t.Fatal("5 rows for 4 labels per tile: no error")
+	}
+}
