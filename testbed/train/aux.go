@@ -26,10 +26,12 @@ import (
 //
 // and z is split into softmax groups — the colour of the object the patch
 // belongs to (none, sign, 10 colours), its shape (none, sign, 8 shapes), its
-// size (none, small, large) — and 36 sigmoid outputs for the sign characters
-// (A–Z, 0–9) whose glyph centre lies in the patch. The per-patch loss is
+// size (none, small, large), the row and the column of its grid cell (so
+// that "in the second row" can be matched against the rows) — and 36
+// sigmoid outputs for the sign characters (A–Z, 0–9) whose glyph centre lies
+// in the patch. The per-patch loss is
 //
-//	CE(colour) + CE(shape) + CE(size) + Σ_c BCE(z_c, y_c),
+//	CE(colour) + CE(shape) + CE(size) + CE(row) + CE(col) + Σ_c BCE(z_c, y_c),
 //
 // averaged over the sample's patch rows and weighted by Config.AuxWeight
 // against the sample's mean answer-token loss.
@@ -38,7 +40,8 @@ const (
 	auxShapes = 2 + 8  // none, sign, world.Shapes
 	auxSizes  = 3      // none, small, large
 	auxChars  = 36     // A–Z, 0–9
-	auxK      = auxColors + auxShapes + auxSizes + auxChars
+	auxGrid   = 8      // row and column of the cell (grids up to 8x8)
+	auxK      = auxColors + auxShapes + auxSizes + 2*auxGrid + auxChars
 	auxEps    = 1e-6
 	auxPrefix = "aux.image_attributes."
 )
@@ -48,6 +51,7 @@ const auxCharset = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 // patchLabel is what one patch shows.
 type patchLabel struct {
 	color, shape, size int
+	row, col           int // grid cell
 	chars              []int // indices into auxCharset
 }
 
@@ -138,8 +142,9 @@ func sceneLabels(s *world.Scene, side, patch int) []patchLabel {
 	for pr := range side {
 		for pc := range side {
 			cy, cx := pr*patch+patch/2, pc*patch+patch/2
-			g := grid[min(cy/cell, cfg.Grid-1)*cfg.Grid+min(cx/cell, cfg.Grid-1)]
-			out[pr*side+pc] = patchLabel{color: g.color, shape: g.shape, size: g.size}
+			r, c := min(cy/cell, cfg.Grid-1), min(cx/cell, cfg.Grid-1)
+			g := grid[r*cfg.Grid+c]
+			out[pr*side+pc] = patchLabel{color: g.color, shape: g.shape, size: g.size, row: r, col: c}
 		}
 	}
 	if s.Sign != nil {
@@ -208,7 +213,9 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 		lb := labels[r%n]
 		// Softmax groups.
-		for _, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size}} {
+		cs := auxColors + auxShapes + auxSizes
+		for _, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size},
+			{cs, auxGrid, lb.row}, {cs + auxGrid, auxGrid, lb.col}} {
 			off, size, y := g[0], g[1], g[2]
 			mx := math.Inf(-1)
 			for k := off; k < off+size; k++ {
@@ -229,7 +236,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 			}
 		}
 		// Sigmoid characters.
-		off := auxColors + auxShapes + auxSizes
+		off := cs + 2*auxGrid
 		for c := range auxChars {
 			y := 0.0
 			for _, ci := range lb.chars {

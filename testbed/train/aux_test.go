@@ -35,7 +35,7 @@ func TestSceneLabels(t *testing.T) {
 			t.Errorf("patch %v: %+v, want blue large star", p, l)
 		}
 	}
-	if l := at(4, 2); l.color != 2 || l.shape != 2 || l.size != 1 { // red small circle
+	if l := at(4, 2); l.color != 2 || l.shape != 2 || l.size != 1 || l.row != 2 || l.col != 1 { // red small circle
 		t.Errorf("patch (4,2): %+v, want small red circle", l)
 	}
 	if l := at(0, 0); l.color != 0 || l.shape != 0 || l.size != 0 || l.chars != nil {
@@ -80,7 +80,7 @@ func TestAuxGradFD(t *testing.T) {
 	for i := range h.B.Value.Data {
 		h.B.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
 	}
-	labels := []patchLabel{{color: 3, shape: 4, size: 1}, {color: 1, shape: 1, chars: []int{0, 35}}, {}, {color: 11, shape: 9, size: 2}}
+	labels := []patchLabel{{color: 3, shape: 4, size: 1, row: 2}, {color: 1, shape: 1, chars: []int{0, 35}, col: 7}, {}, {color: 11, shape: 9, size: 2, row: 7, col: 3}}
 	proj := tensor.New(2*len(labels), H) // two tiles
 	for i := range proj.Data {
 		proj.Data[i] = float32(rng.NormFloat64()*2 + 0.5)
@@ -125,5 +125,36 @@ func TestAuxGradFD(t *testing.T) {
 	check("bias", h.B.Value.Data, h.B.Grad.Data)
 	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1); err == nil {
 		t.Fatal("5 rows for 4 labels per tile: no error")
+	}
+}
+
+// TestCurriculum: the object ramp starts at one object, reaches the
+// world's maximum at CurriculumSteps, and every category still draws
+// samples with one object (no generator loops forever).
+func TestCurriculum(t *testing.T) {
+	c := DefaultConfig()
+	c.CurriculumSteps = 100
+	if w := c.worldAt(1); w.MaxObjects != w.MinObjects {
+		t.Fatalf("step 1: max objects %d", w.MaxObjects)
+	}
+	if w := c.worldAt(50); w.MaxObjects <= w.MinObjects || w.MaxObjects >= c.World.MaxObjects {
+		t.Fatalf("step 50: max objects %d", w.MaxObjects)
+	}
+	if w := c.worldAt(100); w.MaxObjects != c.World.MaxObjects {
+		t.Fatalf("step 100: max objects %d", w.MaxObjects)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	cats := map[string]int{}
+	for range 600 {
+		s := world.TrainingSample(rng, c.worldAt(1))
+		cats[s.Question.Category]++
+		if s.Scene != nil && len(s.Scene.Objects) != 1 {
+			t.Fatalf("%d objects at step 1", len(s.Scene.Objects))
+		}
+	}
+	for _, cat := range world.Categories {
+		if cats[cat] == 0 {
+			t.Errorf("no %s sample with one object", cat)
+		}
 	}
 }

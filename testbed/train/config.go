@@ -78,6 +78,20 @@ type Config struct {
 	// AuxWeight weights the auxiliary objective on the image features
 	// (aux.go) against each sample's mean answer-token loss; 0: off.
 	AuxWeight float64 `json:"aux_weight,omitempty"`
+	// CurriculumSteps ramps the scenes' maximum object count linearly from
+	// World.MinObjects at step 1 to World.MaxObjects at this step (0: no
+	// ramp): with one or two objects the decoder learns to read the image
+	// rows before it has to pick one object out of six.
+	CurriculumSteps int `json:"curriculum_steps,omitempty"`
+}
+
+// worldAt is the world configuration samples of step are drawn from.
+func (c *Config) worldAt(step int) world.Config {
+	w := c.World
+	if c.CurriculumSteps > 0 && step < c.CurriculumSteps {
+		w.MaxObjects = w.MinObjects + (w.MaxObjects-w.MinObjects)*step/c.CurriculumSteps
+	}
+	return w
 }
 
 // DefaultSizes is the testbed model: SigLIP-style tower 128 px / patch 16
@@ -101,7 +115,7 @@ func DefaultConfig() Config {
 		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1,
 		FullConversationShare: 0.25,
 		EvalEvery:             100, HeldOut: 30, CheckpointEvery: 100, Patience: 0,
-		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3,
+		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3, CurriculumSteps: 1000,
 		World: world.DefaultConfig(),
 	}
 }
@@ -118,6 +132,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
 	case c.Workers < 1:
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
+	case c.CurriculumSteps < 0:
+		return fmt.Errorf("train config: curriculum steps %d, want >= 0", c.CurriculumSteps)
+	case c.World.Grid > 8:
+		return fmt.Errorf("train config: world grid %d, want <= 8 (the auxiliary head's row and column classes)", c.World.Grid)
 	case c.AuxWeight < 0 || math.IsNaN(c.AuxWeight):
 		return fmt.Errorf("train config: aux weight %g, want >= 0", c.AuxWeight)
 	case c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.HeldOut < 0 || c.Patience < 0:

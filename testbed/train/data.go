@@ -88,7 +88,7 @@ func appendAnswer(m *llavaonevision.Model, in *model.Input, answer string) (*mod
 // (nil for language questions) comes with it for the auxiliary labels.
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, *world.Scene, error) {
 	rng := sampleRNG(c.Seed, step, i)
-	s := world.TrainingSample(rng, c.World)
+	s := world.TrainingSample(rng, c.worldAt(step))
 	var img *image.RGB
 	if s.Image != nil {
 		img = image.ToRGB(s.Image)
