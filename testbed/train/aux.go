@@ -51,7 +51,7 @@ const auxCharset = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 // patchLabel is what one patch shows.
 type patchLabel struct {
 	color, shape, size int
-	row, col           int // grid cell
+	row, col           int   // grid cell
 	chars              []int // indices into auxCharset
 }
 
