@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"mbq/hf/image"
 	"mbq/testbed/world"
 )
 
@@ -37,7 +38,10 @@ type Item struct {
 	Category string
 	// Image is the image file's path (resolved against the benchmark
 	// file's directory), "" for a text-only question.
-	Image    string
+	Image string
+	// Pixels, if set, is the image itself (items built in code, e.g. the
+	// trainer's held-out set); it takes the place of Image.
+	Pixels   *image.RGB
 	Question string
 	// Options are the choices of a multiple-choice item, labelled
 	// world.Letters in order; nil otherwise.
@@ -70,7 +74,7 @@ func (it *Item) Kind() Kind {
 // and UserText are exactly the training prompts.
 func (it *Item) question() world.Question {
 	q := world.Question{ID: it.ID, Category: it.Category, Question: it.Question,
-		Options: it.Options, Answer: it.Answer, Attributes: it.Attributes, HasImage: it.Image != ""}
+		Options: it.Options, Answer: it.Answer, Attributes: it.Attributes, HasImage: it.HasImage()}
 	if it.Kind() == Caption {
 		// Prompt adds no instruction suffix to caption requests.
 		q.Category = world.CaptionCat
@@ -79,6 +83,9 @@ func (it *Item) question() world.Question {
 	}
 	return q
 }
+
+// HasImage reports whether the item comes with an image (a file or Pixels).
+func (it *Item) HasImage() bool { return it.Image != "" || it.Pixels != nil }
 
 // Prompt is the user text after the image: the question, for multiple
 // choice the "A. x" option lines and world.MCSuffix, for open-ended

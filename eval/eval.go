@@ -41,6 +41,13 @@ type Options struct {
 	// contribute to the NLL, and their categories get no accuracy (for a
 	// fast held-out loss during training).
 	NoGenerate bool
+	// TeacherForced scores open-ended items without generating: correct
+	// when every reference token (the answer and the end of turn) is the
+	// argmax of its position under teacher forcing, i.e. when greedy
+	// decoding would produce the reference exactly (stricter than the
+	// normalized exact match of a generation). Caption items then only
+	// contribute to the NLL. For the trainer's fast held-out accuracy.
+	TeacherForced bool
 	// Progress, if set, receives a progress bar.
 	Progress io.Writer
 }
@@ -85,6 +92,8 @@ type ItemResult struct {
 	OptionLogProbs []float64 `json:"option_logprobs,omitempty"`
 	// Failure is the failure type of a generated answer, "" when none.
 	Failure string `json:"failure,omitempty"`
+	// TeacherForced: scored by Options.TeacherForced, not generated.
+	TeacherForced bool `json:"teacher_forced,omitempty"`
 	// HitLimit: generation was cut by the token limit.
 	HitLimit bool `json:"hit_limit,omitempty"`
 	// NonFinite: the logits held NaN or infinities; NLL is then 0 and
@@ -311,6 +320,9 @@ func (ev *evaluator) sample(it *Item, img *image.RGB) model.Sample {
 }
 
 func (ev *evaluator) image(it *Item) (*image.RGB, error) {
+	if it.Pixels != nil {
+		return it.Pixels, nil
+	}
 	if it.Image == "" {
 		return nil, nil
 	}
@@ -466,8 +478,16 @@ func (ev *evaluator) generated(it *Item, r *ItemResult) error {
 			return fmt.Errorf("eval: forward returned %d outputs for 1 input", len(outs))
 		}
 		r.NLL, r.Tokens = answerNLL(ref, outs[0])
+		if ev.opts.TeacherForced && it.Kind() == Open && !ev.opts.NoGenerate {
+			r.Scored, r.TeacherForced = true, true
+			r.Correct = greedyMatches(ref, outs[0])
+			if r.Correct {
+				r.Score, r.Prediction = 1, it.Answer
+			}
+			return nil
+		}
 	}
-	if ev.opts.NoGenerate {
+	if ev.opts.NoGenerate || ev.opts.TeacherForced {
 		return nil
 	}
 	maxNew := ev.opts.MaxNewTokens
@@ -555,6 +575,24 @@ func answerNLL(in *model.Input, out *model.Output) (float64, int) {
 		return 0, 0
 	}
 	return sum / float64(n), n
+}
+
+// greedyMatches reports whether every labelled token of in is the argmax
+// of the logits that predict it.
+func greedyMatches(in *model.Input, out *model.Output) bool {
+	for t := 0; t+1 < len(in.Labels); t++ {
+		l := in.Labels[t+1]
+		if l == model.IgnoreIndex {
+			continue
+		}
+		row := logitsRow(out, t)
+		for _, v := range row {
+			if v > row[l] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // letterTokens returns the tokens of each of the first n option letters
@@ -646,7 +684,7 @@ func summarize(items []Item, results []ItemResult) *Report {
 				rep.AnswerTokens += r.Tokens
 			}
 		}
-		if r.Scored && r.Kind != MultipleChoice {
+		if r.Scored && r.Kind != MultipleChoice && !r.TeacherForced {
 			rep.Generated++
 			if rep.FailuresByCategory[c] == nil {
 				rep.FailuresByCategory[c] = map[string]int{}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"mbq/hf/chat"
+	"mbq/hf/image"
 	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/tensor"
@@ -336,5 +337,78 @@ func TestEvaluateRejectsBadItems(t *testing.T) {
 	}
 	if _, err := Evaluate(m, nil, Options{}); err == nil {
 		t.Errorf("no items: no error")
+	}
+}
+
+// TestGreedyMatches: the teacher-forced open-ended score is "every
+// labelled token is the argmax of the position predicting it".
+func TestGreedyMatches(t *testing.T) {
+	in := &model.Input{IDs: []int{1, 2, 5, 7}, Labels: []int{model.IgnoreIndex, model.IgnoreIndex, 5, 7}}
+	lg := tensor.New(4, 8)
+	lg.Data[1*8+5] = 2 // position 1 predicts label 5
+	lg.Data[2*8+7] = 1 // position 2 predicts label 7
+	lg.Data[0*8+3] = 9 // unlabelled position: ignored
+	out := &model.Output{Logits: lg}
+	if !greedyMatches(in, out) {
+		t.Fatal("argmax answer not matched")
+	}
+	lg.Data[2*8+6] = 1.5
+	if greedyMatches(in, out) {
+		t.Fatal("a wrong argmax matched")
+	}
+}
+
+// TestPixelsAndTeacherForced: items holding their image in memory score
+// exactly as the same items reading it from the file; TeacherForced
+// scores open-ended items without generating (consistent with their NLL:
+// a correct item has every token the argmax) and leaves captions unscored.
+func TestPixelsAndTeacherForced(t *testing.T) {
+	m, path := fixture(t)
+	items, err := LoadBench(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := slices.Clone(items)
+	for i := range mem {
+		if mem[i].Image != "" {
+			img, err := image.DecodeFile(mem[i].Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem[i].Image, mem[i].Pixels = "", img
+		}
+	}
+	a, err := Evaluate(m, items, Options{NoGenerate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Evaluate(m, mem, Options{NoGenerate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.NLL != b.NLL || a.Average != b.Average {
+		t.Fatalf("file images: nll %v avg %v; in-memory: nll %v avg %v", a.NLL, a.Average, b.NLL, b.Average)
+	}
+	c, err := Evaluate(m, mem, Options{TeacherForced: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Generated != 0 || c.NLL != a.NLL {
+		t.Fatalf("teacher-forced: %d generated, nll %v (want %v)", c.Generated, c.NLL, a.NLL)
+	}
+	if _, ok := c.Categories[world.CaptionCat]; ok {
+		t.Error("teacher-forced run scored captions")
+	}
+	open := 0
+	for _, r := range c.Items {
+		if r.Kind == Open {
+			open++
+			if !r.Scored {
+				t.Errorf("%s: open item unscored", r.ID)
+			}
+		}
+	}
+	if open == 0 {
+		t.Fatal("fixture has no open-ended items")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"mbq/eval"
 	"mbq/hf/tokenizer"
 	"mbq/model"
 	"mbq/model/llavaonevision"
@@ -171,11 +172,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	var held []heldOutItem
+	var held []eval.Item
 	if cfg.EvalEvery > 0 && cfg.HeldOut > 0 {
-		if held, err = buildHeldOut(m, cfg.World, cfg.HeldOut); err != nil {
-			return nil, err
-		}
+		held = buildHeldOut(cfg.World, cfg.HeldOut)
 	}
 	save := func() error {
 		st.Config = cfg
