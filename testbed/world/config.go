@@ -38,7 +38,7 @@ func DefaultConfig() Config {
 		Noise:         6,
 		CaptionShare:  0.3,
 		LanguageShare: 0.15,
-		LookupShare:   0.05,
+		LookupShare:   0.15,
 	}
 }
 
