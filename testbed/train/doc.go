@@ -33,6 +33,23 @@
 // form of multiple-choice scoring and generation). The loss is the mean
 // next-token cross-entropy over the answer tokens (answer and end of turn).
 //
+// Three things make the image and the multiple-choice format learnable by a
+// model trained from scratch (without them a first model learned neither:
+// it described every image alike and answered every multiple-choice
+// question at chance):
+//
+//   - The auxiliary image-attribute objective (aux.go, Config.AuxWeight):
+//     a linear read-out of every projector output row, RMS-normalized,
+//     classifies the colour, shape, size, grid row and column of the object
+//     under that patch and the sign characters in it. It keeps the image
+//     content a large part of the rows the decoder reads (without it they
+//     drift to a large image-independent vector). The head is training-only.
+//   - The curriculum (Config.CurriculumSteps): the scenes' maximum object
+//     count ramps from 1 to the world's over the first steps.
+//   - The letter drill (world.LookupQuestion, world.Config.LookupShare):
+//     "Which option is red?" with four options — the binding of an answer to
+//     its option letter, apart from any knowledge.
+//
 // # Optimisation
 //
 // AdamW (β 0.9/0.95, eps 1e-8, weight decay 0.1 on weight matrices, not on
@@ -40,7 +57,8 @@
 // decay to MinLRFrac of the peak, global gradient-norm clipping. The batch
 // is split over Workers goroutines, each with a model replica sharing the
 // weights and owning its gradient buffers; the gradients are combined
-// weighted by each part's answer tokens, so the result is the batch mean.
+// so that the result is the batch mean (of the samples' means, or of the
+// tokens with TokenMean).
 // On the 2-core development machine two workers were about 1.6x faster
 // than one sequence at a time with multi-threaded GEMMs.
 //
@@ -58,11 +76,11 @@
 // # Held-out evaluation
 //
 // HeldOut questions per category (world.Categories), drawn from
-// HeldOutSeed, prepared with the generation prompt and the answer; per
+// HeldOutSeed and scored by package eval with in-memory images: per
 // category the mean answer-token NLL, and the accuracy: multiple choice by
-// the highest option-letter logit after the prompt, open-ended by every
-// answer token being the argmax under teacher forcing (greedy exact match);
-// captions have NLL only.
+// option-letter log-likelihood after the prompt, open-ended teacher-forced
+// (every answer token the argmax: greedy decoding gives the reference
+// exactly); captions have NLL only.
 //
 // # The committed model
 //
