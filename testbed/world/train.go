@@ -144,9 +144,18 @@ func Vocabulary() []string {
 // the letter binding every multiple-choice answer needs apart from any
 // knowledge; the benchmark never asks it.
 func LookupQuestion(rng *rand.Rand) Question {
+	classes := lookupClasses()
+	words := classes[rng.IntN(len(classes))]
+	w := words[rng.IntN(len(words))]
+	q := Question{Category: Language, Kind: "lookup",
+		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?"}
+	setChoices(rng, &q, w, words, nil)
+	return q
+}
+
+// lookupClasses are the word classes of the letter drills.
+func lookupClasses() [][]string {
 	f := FactTable()
-	var classes [][]string
-	classes = append(classes, Colors, Shapes)
 	var nums, countries, creatures []string
 	for i := 0; i <= 99; i++ {
 		nums = append(nums, strconv.Itoa(i))
@@ -157,11 +166,5 @@ func LookupQuestion(rng *rand.Rand) Question {
 	for _, c := range f.Creatures {
 		creatures = append(creatures, c.Name)
 	}
-	classes = append(classes, nums, countries, creatures)
-	words := classes[rng.IntN(len(classes))]
-	w := words[rng.IntN(len(words))]
-	q := Question{Category: Language, Kind: "lookup",
-		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?"}
-	setChoices(rng, &q, w, words, nil)
-	return q
+	return [][]string{Colors, Shapes, nums, countries, creatures}
 }
