@@ -49,6 +49,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	untied := fs.Bool("untied", !d.Tied, "store a separate lm_head instead of tying it to the embeddings")
 	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
 	curriculum := fs.Int("curriculum", d.CurriculumSteps, "steps over which the scenes' maximum object count ramps up to the world's (0: none)")
+	mimetic := fs.Float64("mimetic-qk", d.MimeticQK, "std of the mimetic query/key initialisation of the decoder (0: plain N(0, 0.02²))")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.VisionHidden, cfg.VisionIntermediate, cfg.VisionLayers, cfg.VisionHeads = *vHidden, *vInter, *vLayers, *vHeads
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
 	cfg.Tied = !*untied
-	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps = *auxW, *lookup, *curriculum
+	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

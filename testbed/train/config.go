@@ -83,6 +83,10 @@ type Config struct {
 	// ramp): with one or two objects the decoder learns to read the image
 	// rows before it has to pick one object out of six.
 	CurriculumSteps int `json:"curriculum_steps,omitempty"`
+	// MimeticQK, if positive, is the standard deviation of the mimetic
+	// initialisation of the decoder's query/key weights (mimetic.go); 0
+	// keeps the plain N(0, 0.02²).
+	MimeticQK float64 `json:"mimetic_qk,omitempty"`
 }
 
 // worldAt is the world configuration samples of step are drawn from.
@@ -132,6 +136,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
 	case c.Workers < 1:
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
+	case c.MimeticQK < 0 || math.IsNaN(c.MimeticQK):
+		return fmt.Errorf("train config: mimetic q/k std %g, want >= 0", c.MimeticQK)
 	case c.CurriculumSteps < 0:
 		return fmt.Errorf("train config: curriculum steps %d, want >= 0", c.CurriculumSteps)
 	case c.World.Grid > 8:

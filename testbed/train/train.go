@@ -149,6 +149,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if m, err = llavaonevision.NewRandom(mc, tok, proc, cfg.Seed); err != nil {
 			return nil, err
 		}
+		if cfg.MimeticQK > 0 {
+			mimeticInit(m, cfg.MimeticQK, cfg.Seed)
+		}
 		nn.AllocGrads(m.Params())
 		if cfg.AuxWeight > 0 {
 			aux = newAuxHead(m.Cfg.TextConfig.HiddenSize, cfg.Seed)
