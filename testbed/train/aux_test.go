@@ -157,6 +157,20 @@ func TestCurriculum(t *testing.T) {
 			t.Errorf("no %s sample with one object", cat)
 		}
 	}
+	// A text phase first: only language questions and drills, in bigger
+	// batches; the object ramp starts after it.
+	c.TextSteps, c.TextBatch = 10, 64
+	if c.batchAt(10) != 64 || c.batchAt(11) != c.Batch {
+		t.Fatalf("batch %d at step 10, %d at step 11", c.batchAt(10), c.batchAt(11))
+	}
+	for range 300 {
+		if s := world.TrainingSample(rng, c.worldAt(10)); s.Question.Category != world.Language || s.Image != nil {
+			t.Fatalf("text phase drew a %s sample", s.Question.Category)
+		}
+	}
+	if w := c.worldAt(11); w.MaxObjects != w.MinObjects || w.CaptionShare != c.World.CaptionShare {
+		t.Fatalf("step 11: %+v", w)
+	}
 }
 
 // TestMimeticInit: each query head starts as its key head (std as asked)

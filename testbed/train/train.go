@@ -379,8 +379,8 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	nn.ZeroGrads(s.params)
 	rec := LossRecord{Step: step}
 	if len(s.replicas) == 0 {
-		batch := make([]*model.Input, c.Batch)
-		scenes := make([]*world.Scene, c.Batch)
+		batch := make([]*model.Input, c.batchAt(step))
+		scenes := make([]*world.Scene, len(batch))
 		for i := range batch {
 			in, sc, err := trainingInput(s.m, c, step, i)
 			if err != nil {
@@ -413,7 +413,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				defer wg.Done()
 				r := s.replicas[w]
 				nn.ZeroGrads(r.Params())
-				lo, hi := w*c.Batch/W, (w+1)*c.Batch/W
+				lo, hi := w*c.batchAt(step)/W, (w+1)*c.batchAt(step)/W
 				nn.ZeroGrads(s.raux[w].params())
 				batch := make([]*model.Input, 0, hi-lo)
 				var scenes []*world.Scene
@@ -450,10 +450,10 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		for w, o := range outs {
 			f := float32(float64(o.res.Tokens) / float64(total))
 			if !c.TokenMean {
-				f = 1 / float32(c.Batch)
+				f = 1 / float32(c.batchAt(step))
 			}
 			rec.Loss += o.res.Loss * float64(f)
-			rec.AuxLoss += o.res.aux / float64(c.Batch)
+			rec.AuxLoss += o.res.aux / float64(c.batchAt(step))
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
