@@ -88,6 +88,9 @@
 // GEMM rounding):
 //
 //	go build -tags openblas -o mbq ./cmd/mbq
-//	OPENBLAS_NUM_THREADS=1 ./mbq testbed train --out OUT --steps 2100 --batch 16 --seed 1 \
-//	    --workers 2 --eval-every 100 --checkpoint-every 100
+//	OPENBLAS_NUM_THREADS=1 ./mbq testbed train --out OUT --steps 3000 --batch 16 --seed 1 \
+//	    --workers 2 --eval-every 100 --checkpoint-every 100 \
+//	    --aux-weight 0 --curriculum 0 --lookup-share 0
+//
+// (the flags of the last line restore the trainer's defaults of the time).
 package train
