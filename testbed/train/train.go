@@ -500,21 +500,21 @@ type lossResult struct {
 // share of a mean).
 func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, scenes []*world.Scene) (*lossResult, error) {
 	sum := &lossResult{}
+	var auxErr error // the hook cannot return one: kept for after LossAndGrad
 	opts := func(first int, weight float32) *model.BackwardOptions {
 		if aux == nil {
 			return nil
 		}
 		side := c.ImageSize / c.PatchSize
-		var err error
 		return &model.BackwardOptions{ProjectorGrad: func(s int, proj *tensor.Tensor) *tensor.Tensor {
 			sc := scenes[first+s]
-			if sc == nil || err != nil {
+			if sc == nil || auxErr != nil {
 				return nil
 			}
-			var l float64
-			var d *tensor.Tensor
-			if l, d, err = aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight); err != nil {
-				panic(err) // a shape the trainer itself configured: a bug
+			l, d, err := aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight)
+			if err != nil {
+				auxErr = fmt.Errorf("sample %d: %w", first+s, err)
+				return nil
 			}
 			sum.aux += l
 			return d
@@ -522,6 +522,9 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	}
 	if c.TokenMean {
 		res, err := m.LossAndGrad(batch, opts(0, float32(c.AuxWeight)/float32(len(batch))))
+		if err == nil {
+			err = auxErr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -531,6 +534,9 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	}
 	for i, in := range batch {
 		res, err := m.LossAndGrad([]*model.Input{in}, opts(i, float32(c.AuxWeight)))
+		if err == nil {
+			err = auxErr
+		}
 		if err != nil {
 			return nil, err
 		}
