@@ -52,6 +52,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	mimetic := fs.Float64("mimetic-qk", d.MimeticQK, "std of the mimetic query/key initialisation of the decoder (0: plain N(0, 0.02²))")
 	textSteps := fs.Int("text-steps", d.TextSteps, "first steps on text only (language questions and letter drills)")
 	textBatch := fs.Int("text-batch", d.TextBatch, "samples per step in the text-only phase (0: --batch)")
+	textLookup := fs.Float64("text-lookup-share", d.TextLookupShare, "share of letter drills in the text-only phase (0: the world's language:lookup proportion)")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -70,7 +71,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
 	cfg.Tied = !*untied
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
-	cfg.TextSteps, cfg.TextBatch = *textSteps, *textBatch
+	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare = *textSteps, *textBatch, *textLookup
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

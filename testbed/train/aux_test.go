@@ -168,7 +168,11 @@ func TestCurriculum(t *testing.T) {
 			t.Fatalf("text phase drew a %s sample", s.Question.Category)
 		}
 	}
-	if w := c.worldAt(11); w.MaxObjects != w.MinObjects || w.CaptionShare != c.World.CaptionShare {
+	c.TextLookupShare = 0.75
+	if w := c.worldAt(10); w.LookupShare != 0.75 || w.LanguageShare != 0.25 || w.CaptionShare != 0 {
+		t.Fatalf("text phase with 75%% drills: %+v", w)
+	}
+	if w := c.worldAt(11); w.MaxObjects != w.MinObjects || w.CaptionShare != c.World.CaptionShare || w.LookupShare != c.World.LookupShare {
 		t.Fatalf("step 11: %+v", w)
 	}
 }

@@ -96,6 +96,10 @@ type Config struct {
 	// stayed at chance for 2000.
 	TextSteps int `json:"text_steps,omitempty"`
 	TextBatch int `json:"text_batch,omitempty"`
+	// TextLookupShare, if positive, is the fraction of letter drills in
+	// the text phase (the rest language questions) instead of the world's
+	// LanguageShare : LookupShare proportion.
+	TextLookupShare float64 `json:"text_lookup_share,omitempty"`
 }
 
 // batchAt is the number of samples of step.
@@ -112,6 +116,9 @@ func (c *Config) worldAt(step int) world.Config {
 	if step <= c.TextSteps {
 		if t := w.LanguageShare + w.LookupShare; t > 0 {
 			w.CaptionShare, w.LanguageShare, w.LookupShare = 0, w.LanguageShare/t, w.LookupShare/t
+		}
+		if c.TextLookupShare > 0 {
+			w.LanguageShare, w.LookupShare = 1-c.TextLookupShare, c.TextLookupShare
 		}
 		return w
 	}
@@ -160,6 +167,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
 	case c.Workers < 1:
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
+	case c.TextLookupShare < 0 || c.TextLookupShare > 1 || math.IsNaN(c.TextLookupShare):
+		return fmt.Errorf("train config: text lookup share %g, want 0..1", c.TextLookupShare)
 	case c.TextSteps < 0 || c.TextBatch < 0:
 		return fmt.Errorf("train config: text steps %d, text batch %d: want >= 0", c.TextSteps, c.TextBatch)
 	case c.TextSteps > 0 && c.World.LanguageShare+c.World.LookupShare <= 0:
