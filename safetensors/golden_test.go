@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,7 +119,7 @@ func TestGoldenDeserialize(t *testing.T) {
 		{"test_deserialization", "<\x00\x00\x00\x00\x00\x00\x00{\"test\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}" + zeros(16),
 			func(t *testing.T, f *File) {
 				info, ok := f.Info("test")
-				if !ok || info.DType != I32 || !equalInts(info.Shape, []int{2, 2}) || info.Offsets != [2]int64{0, 16} {
+				if !ok || info.DType != I32 || !slices.Equal(info.Shape, []int{2, 2}) || info.Offsets != [2]int64{0, 16} {
 					t.Fatalf("info = %+v, %v", info, ok)
 				}
 				b, _ := f.Bytes("test")
@@ -170,18 +171,6 @@ func TestGoldenDeserialize(t *testing.T) {
 			c.check(t, f)
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The reference's tensor ordering: descending Dtype enum, then name. The

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,7 +95,7 @@ func roundTrip(t *testing.T, tensors []Tensor, meta map[string]string) {
 		}
 		for _, want := range tensors {
 			info, ok := f.Info(want.Name)
-			if !ok || info.DType != want.DType || !equalInts(info.Shape, want.Shape) || info.ByteLen() != int64(len(want.Data)) {
+			if !ok || info.DType != want.DType || !slices.Equal(info.Shape, want.Shape) || info.ByteLen() != int64(len(want.Data)) {
 				t.Fatalf("%s: info %+v, want %s %v", want.Name, info, want.DType, want.Shape)
 			}
 			b, err := f.Bytes(want.Name)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -396,13 +397,13 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("greedy: %v", g1)
 	}
 	g2, _ := m.Generate(in, model.GenerateOptions{MaxNewTokens: 8})
-	if !equalInts(g1.Tokens, g2.Tokens) {
+	if !slices.Equal(g1.Tokens, g2.Tokens) {
 		t.Error("greedy decoding is not deterministic")
 	}
 	opt := model.GenerateOptions{MaxNewTokens: 8, Temperature: 1.5, TopK: 50, TopP: 0.95, Seed: 9}
 	s1, _ := m.Generate(in, opt)
 	s2, _ := m.Generate(in, opt)
-	if !equalInts(s1.Tokens, s2.Tokens) {
+	if !slices.Equal(s1.Tokens, s2.Tokens) {
 		t.Error("sampling is not deterministic in the seed")
 	}
 	// A stop token ends generation.
@@ -410,18 +411,6 @@ func TestGenerate(t *testing.T) {
 	if len(g3.Tokens) != 1 || !g3.Stopped {
 		t.Errorf("stop token: %v", g3)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPick(t *testing.T) {
@@ -647,7 +636,7 @@ func TestProjectorGradFD(t *testing.T) {
 	calls := 0
 	if _, err := m.LossAndGrad(batch, &model.BackwardOptions{ProjectorGrad: func(s int, proj *tensor.Tensor) *tensor.Tensor {
 		calls++
-		if !equalShape(proj.Shape, G.Shape) {
+		if !slices.Equal(proj.Shape, G.Shape) {
 			t.Fatalf("projector output %v, want %v", proj.Shape, G.Shape)
 		}
 		return G

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -258,7 +259,7 @@ func loadParam(ck *safetensors.Checkpoint, p nn.NamedParam) error {
 		return &tensorError{p.Name, "missing"}
 	}
 	want := p.Value.Shape
-	if !equalShape(info.Shape, want) {
+	if !slices.Equal(info.Shape, want) {
 		return &tensorError{p.Name, "shape " + shapeString(info.Shape) + ", want " + shapeString(want)}
 	}
 	data, err := ck.Float32(info.Name)
@@ -270,18 +271,6 @@ func loadParam(ck *safetensors.Checkpoint, p nn.NamedParam) error {
 	}
 	copy(p.Value.Data, data)
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Load opens a checkpoint directory: config.json, the safetensors weights

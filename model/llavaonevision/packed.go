@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -293,7 +294,7 @@ func readPacked(ck *safetensors.Checkpoint, module string, rows, cols int, f qua
 		if info.DType != dtype {
 			return nil, &tensorError{name, "dtype " + string(info.DType) + ", want " + string(dtype)}
 		}
-		if !equalShape(info.Shape, shape) {
+		if !slices.Equal(info.Shape, shape) {
 			return nil, &tensorError{name, "shape " + shapeString(info.Shape) + ", want " + shapeString(shape)}
 		}
 		b, err := ck.Bytes(info.Name)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,7 +136,7 @@ func TestPackedCheckpointMatchesFakeQuant(t *testing.T) {
 				}
 				want := pms[l.Name]
 				if !bytes.Equal(l.Packed.Data, want.Data) || l.Packed.Format != want.Format || l.Packed.Stride != want.Stride ||
-					!equalU16(l.Packed.Scales, want.Scales) || !bytes.Equal(l.Packed.Zeros, want.Zeros) || !equalF32(l.Packed.RowScales, want.RowScales) {
+					!slices.Equal(l.Packed.Scales, want.Scales) || !bytes.Equal(l.Packed.Zeros, want.Zeros) || !slices.Equal(l.Packed.RowScales, want.RowScales) {
 					t.Fatalf("%s: packed weight differs after the round trip", l.Name)
 				}
 			}
@@ -194,35 +195,11 @@ func TestPackedCheckpointMatchesFakeQuant(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalInts(g1.Tokens, g2.Tokens) {
+			if !slices.Equal(g1.Tokens, g2.Tokens) {
 				t.Errorf("generate: packed %v, fake-quant %v", g2.Tokens, g1.Tokens)
 			}
 		})
 	}
-}
-
-func equalU16(a, b []uint16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPackedCheckpointErrors(t *testing.T) {

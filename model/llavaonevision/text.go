@@ -2,6 +2,7 @@ package llavaonevision
 
 import (
 	"fmt"
+	"slices"
 
 	"mbq/model"
 	"mbq/nn"
@@ -169,7 +170,7 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 		}
 		var dProjExtra *tensor.Tensor
 		if st != nil && visionGrad && opts.ProjectorGrad != nil {
-			if dProjExtra = opts.ProjectorGrad(s, st.proj); dProjExtra != nil && !equalShape(dProjExtra.Shape, st.proj.Shape) {
+			if dProjExtra = opts.ProjectorGrad(s, st.proj); dProjExtra != nil && !slices.Equal(dProjExtra.Shape, st.proj.Shape) {
 				return nil, fmt.Errorf("sample %d: projector gradient of shape %v for output %v", s, dProjExtra.Shape, st.proj.Shape)
 			}
 		}
