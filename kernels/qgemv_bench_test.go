@@ -12,141 +12,39 @@ import (
 // batch 1.
 var gemvShapes = [][2]int{{3584, 3584}, {3584, 10752}, {3584, 18944}, {18944, 3584}}
 
-// gemvOperand is one format's weight in enough copies that one pass over
-// all of them exceeds the last-level cache, so that every product streams
-// its weight from memory (as in a decode step).
-type gemvOperand struct {
-	name   string
-	bytes  int // weight bytes one product reads
-	run    func(copy int)
-	stream func(copy int)
-	copies int
-}
-
 const gemvMinBytes = 192 << 20 // total bytes of all copies of an operand
-
-func newGEMVOperands(k, n int) []*gemvOperand {
-	rng := rand.New(rand.NewPCG(uint64(k), uint64(n)))
-	x := randVec(rng, k)
-	y := make([]float32, n)
-	randBytes := func(m int) []byte {
-		b := make([]byte, m)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
-	copiesFor := func(bytes int) int { return max(1, ceilDiv(gemvMinBytes, bytes)) }
-	var ops []*gemvOperand
-
-	// fp32
-	{
-		nb := 4 * n * k
-		c := copiesFor(nb)
-		ws := make([][]float32, c)
-		for i := range ws {
-			ws[i] = make([]float32, n*k)
-			for j := range ws[i] {
-				ws[i][j] = float32(j%13) - 6
-			}
-		}
-		ops = append(ops, &gemvOperand{name: "f32", bytes: nb, copies: c,
-			run:    func(i int) { GEMVF32(y, x, ws[i], n, k, k) },
-			stream: func(i int) { StreamBytes(f32Bytes(ws[i])) }})
-		ops = append(ops, &gemvOperand{name: "f32-sgemm", bytes: nb, copies: c,
-			run:    func(i int) { MatMulTransB(y, x, ws[i], 1, k, n) },
-			stream: func(i int) { StreamBytes(f32Bytes(ws[i])) }})
-	}
-	// W8
-	{
-		nb := n * k
-		c := copiesFor(nb + 4*n)
-		data := make([][]byte, c)
-		scales := make([]float32, n)
-		for i := range scales {
-			scales[i] = 0.01
-		}
-		for i := range data {
-			data[i] = randBytes(n * k)
-		}
-		ops = append(ops, &gemvOperand{name: "w8", bytes: nb + 4*n, copies: c,
-			run:    func(i int) { GEMVW8(y, x, data[i], scales, n, k, k) },
-			stream: func(i int) { StreamBytes(data[i], f32Bytes(scales)) }})
-	}
-	for _, bits := range []int{4, 3} {
-		ng := n * k / 128
-		nb := n*k*bits/8 + 3*ng
-		c := copiesFor(nb)
-		data, sc, zs := make([][]byte, c), make([][]uint16, c), make([][]uint8, c)
-		for i := range data {
-			data[i] = randBytes(n * k * bits / 8)
-			sc[i] = make([]uint16, ng)
-			for j := range sc[i] {
-				sc[i][j] = floatToHalfTest(0.01)
-			}
-			zs[i] = randBytes(ng)
-			for j := range zs[i] {
-				zs[i][j] &= 1<<bits - 1
-			}
-		}
-		if bits == 4 {
-			ops = append(ops, &gemvOperand{name: "w4", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW4(y, x, data[i], sc[i], zs[i], n, k, 128) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-			ops = append(ops, &gemvOperand{name: "w4-a32", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW4Act(y, x, data[i], sc[i], zs[i], n, k, 128, 32) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-			ops = append(ops, &gemvOperand{name: "w4-float", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW4Float(y, x, data[i], sc[i], zs[i], n, k, 128) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-		} else {
-			ops = append(ops, &gemvOperand{name: "w3", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW3(y, x, data[i], sc[i], zs[i], n, k, 128) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-			ops = append(ops, &gemvOperand{name: "w3-float", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW3Float(y, x, data[i], sc[i], zs[i], n, k, 128) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-			ops = append(ops, &gemvOperand{name: "w3-a32", bytes: nb, copies: c,
-				run:    func(i int) { GEMVW3Act(y, x, data[i], sc[i], zs[i], n, k, 128, 32) },
-				stream: func(i int) { StreamBytes(data[i], u16Bytes(sc[i]), zs[i]) }})
-		}
-	}
-	return ops
-}
 
 // BenchmarkGEMV times each format's GEMV per shape (weights streamed from
 // memory, cycling over copies) and reports ms, GB/s of weight bytes, and
 // the speed-up over the fp32 GEMV measured in the same benchmark run
-// (rounds interleave all formats: f32 (GEMVF32), f32-sgemm, w8, w4,
-// w4-a32, w4-float, w3, w3-float, w3-a32, and each one's byte-streaming
-// bound; -aNN: int8 activations per block of NN instead of the default,
-// -float: float activations).
+// (rounds interleave all of NewGEMVBenches' formats with variants and each
+// one's byte-streaming bound).
 func BenchmarkGEMV(b *testing.B) {
 	for _, s := range gemvShapes {
 		k, n := s[0], s[1]
 		b.Run(fmt.Sprintf("%dx%d", k, n), func(b *testing.B) {
-			ops := newGEMVOperands(k, n)
+			ops := NewGEMVBenches(k, n, gemvMinBytes, true)
 			times := make([][]float64, len(ops))
 			stimes := make([][]float64, len(ops))
 			b.ResetTimer()
 			for round := 0; b.Loop(); round++ {
 				for i, op := range ops {
-					c := round % op.copies
+					c := round % op.Copies
 					t0 := time.Now()
-					op.run(c)
+					op.Run(c)
 					times[i] = append(times[i], time.Since(t0).Seconds())
 					t0 = time.Now()
-					op.stream((c + 1) % op.copies)
+					op.Stream((c + 1) % op.Copies)
 					stimes[i] = append(stimes[i], time.Since(t0).Seconds())
 				}
 			}
 			f32 := median(times[0])
 			for i, op := range ops {
 				t := median(times[i])
-				b.ReportMetric(t*1e3, op.name+"-ms")
-				b.ReportMetric(float64(op.bytes)/t/1e9, op.name+"-GB/s")
-				b.ReportMetric(f32/t, op.name+"-x-f32")
-				b.ReportMetric(t/median(stimes[i]), op.name+"-x-bound")
+				b.ReportMetric(t*1e3, op.Name+"-ms")
+				b.ReportMetric(float64(op.Bytes)/t/1e9, op.Name+"-GB/s")
+				b.ReportMetric(f32/t, op.Name+"-x-f32")
+				b.ReportMetric(t/median(stimes[i]), op.Name+"-x-bound")
 			}
 		})
 	}

@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"mbq/kernels"
 )
@@ -29,16 +27,6 @@ type kernelRow struct {
 	// time / bound time.
 	SpeedUp map[string]float64
 	OfBound map[string]float64
-}
-
-// gemvCase is one format's operand, in copies that together exceed the
-// last-level cache so that every product streams its weight from memory.
-type gemvCase struct {
-	name   string
-	bytes  int
-	copies int
-	run    func(i int)
-	stream func(i int)
 }
 
 func runBenchKernels(args []string, stdout, stderr io.Writer) error {
@@ -96,102 +84,28 @@ func runBenchKernels(args []string, stdout, stderr io.Writer) error {
 }
 
 func benchKernelShape(k, n int, minTime time.Duration, copyBytes int) kernelRow {
-	rng := rand.New(rand.NewPCG(uint64(k), uint64(n)))
-	x := make([]float32, k)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	y := make([]float32, n)
-	randBytes := func(m int) []byte {
-		b := make([]byte, m)
-		for i := 0; i+8 <= m; i += 8 {
-			v := rng.Uint64()
-			for j := range 8 {
-				b[i+j] = byte(v >> (8 * j))
-			}
-		}
-		return b
-	}
-	copiesFor := func(b int) int { return max(1, (copyBytes+b-1)/b) }
-	var cases []*gemvCase
-
-	nb := 4 * n * k
-	c := copiesFor(nb)
-	ws := make([][]float32, c)
-	for i := range ws {
-		ws[i] = make([]float32, n*k)
-		for j := range ws[i] {
-			ws[i][j] = float32(j%13-6) * 0.1
-		}
-	}
-	f32Stream := func(i int) { kernels.StreamBytes(floatBytes(ws[i])) }
-	cases = append(cases,
-		&gemvCase{name: "f32-gemv", bytes: nb, copies: c, run: func(i int) { kernels.GEMVF32(y, x, ws[i], n, k, k) }, stream: f32Stream},
-		&gemvCase{name: "f32-sgemm", bytes: nb, copies: c, run: func(i int) { kernels.MatMulTransB(y, x, ws[i], 1, k, n) }, stream: f32Stream})
-
-	nb = n*k + 4*n
-	c = copiesFor(nb)
-	w8 := make([][]byte, c)
-	for i := range w8 {
-		w8[i] = randBytes(n * k)
-		for j, v := range w8[i] {
-			if v == 0x80 {
-				w8[i][j] = 0x81 // -127: the symmetric quantizer's range
-			}
-		}
-	}
-	rs := make([]float32, n)
-	for i := range rs {
-		rs[i] = 0.01
-	}
-	cases = append(cases, &gemvCase{name: "w8", bytes: nb, copies: c,
-		run:    func(i int) { kernels.GEMVW8(y, x, w8[i], rs, n, k, k) },
-		stream: func(i int) { kernels.StreamBytes(w8[i], floatBytes(rs)) }})
-
-	for _, bits := range []int{4, 3} {
-		ng := n * k / 128
-		nb := n*k*bits/8 + 3*ng
-		c := copiesFor(nb)
-		data, sc, zs := make([][]byte, c), make([][]uint16, c), make([][]byte, c)
-		for i := range data {
-			data[i] = randBytes(n * k * bits / 8)
-			sc[i] = make([]uint16, ng)
-			zs[i] = randBytes(ng)
-			for j := range sc[i] {
-				sc[i][j] = 0x211f // ≈ 0.01 in binary16
-				zs[i][j] &= 1<<bits - 1
-			}
-		}
-		stream := func(i int) { kernels.StreamBytes(data[i], halfBytes(sc[i]), zs[i]) }
-		gemv := kernels.GEMVW4
-		if bits == 3 {
-			gemv = kernels.GEMVW3
-		}
-		cases = append(cases, &gemvCase{name: fmt.Sprintf("w%d", bits), bytes: nb, copies: c,
-			run: func(i int) { gemv(y, x, data[i], sc[i], zs[i], n, k, 128) }, stream: stream})
-	}
-
+	cases := kernels.NewGEMVBenches(k, n, copyBytes, false)
 	times := make([][]float64, len(cases))
 	stimes := make([][]float64, len(cases))
 	start := time.Now()
 	rounds := 0
 	for ; rounds < 3 || time.Since(start) < minTime; rounds++ {
 		for i, cs := range cases {
-			ci := rounds % cs.copies
+			ci := rounds % cs.Copies
 			t0 := time.Now()
-			cs.run(ci)
+			cs.Run(ci)
 			times[i] = append(times[i], time.Since(t0).Seconds())
 			t0 = time.Now()
-			cs.stream((ci + 1) % cs.copies)
+			cs.Stream((ci + 1) % cs.Copies)
 			stimes[i] = append(stimes[i], time.Since(t0).Seconds())
 		}
 	}
 	r := kernelRow{K: k, N: n, Rounds: rounds, Ms: map[string]float64{}, BoundMs: map[string]float64{},
 		Bytes: map[string]int{}, SpeedUp: map[string]float64{}, OfBound: map[string]float64{}}
 	for i, cs := range cases {
-		r.Ms[cs.name] = medianOf(times[i]) * 1e3
-		r.BoundMs[cs.name] = medianOf(stimes[i]) * 1e3
-		r.Bytes[cs.name] = cs.bytes
+		r.Ms[cs.Name] = medianOf(times[i]) * 1e3
+		r.BoundMs[cs.Name] = medianOf(stimes[i]) * 1e3
+		r.Bytes[cs.Name] = cs.Bytes
 	}
 	best := "f32-gemv"
 	if r.Ms["f32-sgemm"] < r.Ms[best] {
@@ -209,12 +123,4 @@ func medianOf(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func floatBytes(v []float32) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
-}
-
-func halfBytes(v []uint16) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*len(v))
 }
