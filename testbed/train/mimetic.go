@@ -24,12 +24,9 @@ import (
 // initialisation: 0.80). Biases are left at zero.
 func mimeticInit(m *llavaonevision.Model, std float64, seed uint64) {
 	rng := rand.New(rand.NewPCG(mix64(seed^0x6d696d6574696321), 2)) // "mimetic!"
+	d := m.Cfg.TextConfig.HeadDim()
 	for _, b := range m.Blocks {
 		H := b.Cfg.Hidden
-		d := b.Cfg.HeadDim
-		if d == 0 {
-			d = H / b.Cfg.NumHeads
-		}
 		rep := b.Cfg.NumHeads / b.Cfg.NumKVHeads
 		k, q := b.K.W.Value.Data, b.Q.W.Value.Data
 		for i := range k {
