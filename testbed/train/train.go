@@ -376,10 +376,11 @@ func newStepper(m *llavaonevision.Model, aux *auxHead, cfg *Config) (*stepper, e
 // gradient (clipped to ClipNorm) into the model's gradients.
 func (s *stepper) step(step int) (LossRecord, error) {
 	c := s.cfg
+	B := c.batchAt(step)
 	nn.ZeroGrads(s.params)
 	rec := LossRecord{Step: step}
 	if len(s.replicas) == 0 {
-		batch := make([]*model.Input, c.batchAt(step))
+		batch := make([]*model.Input, B)
 		scenes := make([]*world.Scene, len(batch))
 		for i := range batch {
 			in, sc, err := trainingInput(s.m, c, step, i)
@@ -413,7 +414,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				defer wg.Done()
 				r := s.replicas[w]
 				nn.ZeroGrads(r.Params())
-				lo, hi := w*c.batchAt(step)/W, (w+1)*c.batchAt(step)/W
+				lo, hi := w*B/W, (w+1)*B/W
 				nn.ZeroGrads(s.raux[w].params())
 				batch := make([]*model.Input, 0, hi-lo)
 				var scenes []*world.Scene
@@ -450,10 +451,10 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		for w, o := range outs {
 			f := float32(float64(o.res.Tokens) / float64(total))
 			if !c.TokenMean {
-				f = 1 / float32(c.batchAt(step))
+				f = 1 / float32(B)
 			}
 			rec.Loss += o.res.Loss * float64(f)
-			rec.AuxLoss += o.res.aux / float64(c.batchAt(step))
+			rec.AuxLoss += o.res.aux / float64(B)
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
