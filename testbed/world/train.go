@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Turn is one message of a conversation in the ShareGPT4V layout: From is
@@ -153,8 +154,8 @@ func LookupQuestion(rng *rand.Rand) Question {
 	return q
 }
 
-// lookupClasses are the word classes of the letter drills.
-func lookupClasses() [][]string {
+// lookupClasses are the word classes of the letter drills (built once).
+var lookupClasses = sync.OnceValue(func() [][]string {
 	f := FactTable()
 	var nums, countries, creatures []string
 	for i := 0; i <= 99; i++ {
@@ -167,4 +168,4 @@ func lookupClasses() [][]string {
 		creatures = append(creatures, c.Name)
 	}
 	return [][]string{Colors, Shapes, nums, countries, creatures}
-}
+})
