@@ -53,6 +53,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	textSteps := fs.Int("text-steps", d.TextSteps, "first steps on text only (language questions and letter drills)")
 	textBatch := fs.Int("text-batch", d.TextBatch, "samples per step in the text-only phase (0: --batch)")
 	textLookup := fs.Float64("text-lookup-share", d.TextLookupShare, "share of letter drills in the text-only phase (0: the world's language:lookup proportion)")
+	textLR := fs.Float64("text-lr", d.TextLR, "peak learning rate of a cycle of its own for the text-only phase; the main schedule restarts after it (0: one schedule over all steps)")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -71,7 +72,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
 	cfg.Tied = !*untied
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
-	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare = *textSteps, *textBatch, *textLookup
+	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

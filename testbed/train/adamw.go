@@ -101,17 +101,36 @@ func (o *adamW) load(path string, t int) error {
 }
 
 // lrAt is the learning rate of step (1-based): linear warmup, then cosine
-// decay to MinLRFrac·LR at Steps.
+// decay to MinLRFrac of the peak. With a text phase of its own cycle
+// (TextSteps > 0 and TextLR > 0) there are two such cycles: peak TextLR over
+// steps 1..TextSteps, then peak LR over the remaining Steps-TextSteps, each
+// with its own warmup:
+//
+//	lr(s) = peak·s/W                                    for s <= W
+//	lr(s) = peak·(f + (1-f)·(1+cos(π·(s-W)/(N-W)))/2)    otherwise
+//
+// with s, N the step and the length within the cycle, W = Warmup, f = MinLRFrac.
 func lrAt(c *Config, step int) float64 {
-	if c.Warmup > 0 && step <= c.Warmup {
-		return c.LR * float64(step) / float64(c.Warmup)
+	if c.TextSteps > 0 && c.TextLR > 0 {
+		if step <= c.TextSteps {
+			return cycleLR(c.TextLR, c.MinLRFrac, c.Warmup, c.TextSteps, step)
+		}
+		return cycleLR(c.LR, c.MinLRFrac, c.Warmup, c.Steps-c.TextSteps, step-c.TextSteps)
 	}
-	span := c.Steps - c.Warmup
+	return cycleLR(c.LR, c.MinLRFrac, c.Warmup, c.Steps, step)
+}
+
+// cycleLR is one warmup-then-cosine cycle of n steps (see lrAt).
+func cycleLR(peak, minFrac float64, warmup, n, step int) float64 {
+	if warmup > 0 && step <= warmup {
+		return peak * float64(step) / float64(warmup)
+	}
+	span := n - warmup
 	if span <= 0 {
-		return c.LR
+		return peak
 	}
-	p := float64(step-c.Warmup) / float64(span)
+	p := float64(step-warmup) / float64(span)
 	p = min(1, max(0, p))
-	minLR := c.LR * c.MinLRFrac
-	return minLR + (c.LR-minLR)*0.5*(1+math.Cos(math.Pi*p))
+	minLR := peak * minFrac
+	return minLR + (peak-minLR)*0.5*(1+math.Cos(math.Pi*p))
 }

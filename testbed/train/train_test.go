@@ -161,6 +161,22 @@ func TestLRSchedule(t *testing.T) {
 			t.Errorf("step %d: lr %g, want %g", tc.step, got, tc.want)
 		}
 	}
+	// A text phase of its own cycle: peak 2 over steps 1..60, then peak 1
+	// over the 110 steps after it, each with its 10-step warmup.
+	c = Config{LR: 1, MinLRFrac: 0.1, Warmup: 10, Steps: 170, TextSteps: 60, TextLR: 2}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{1, 0.2}, {10, 2}, {35, 1.1}, {60, 0.2}, {61, 0.1}, {70, 1}, {120, 0.55}, {170, 0.1}} {
+		if got := lrAt(&c, tc.step); got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("two cycles, step %d: lr %g, want %g", tc.step, got, tc.want)
+		}
+	}
+	// Without TextLR the text phase shares the one schedule.
+	c.TextLR = 0
+	if got, want := lrAt(&c, 60), 0.1+0.9*0.5*(1+math.Cos(math.Pi*50/160)); math.Abs(got-want) > 1e-9 {
+		t.Errorf("one schedule, step 60: lr %g, want %g", got, want)
+	}
 }
 
 // TestSampleWeighting checks the default loss weighting: the batch loss and
