@@ -100,6 +100,11 @@ type BackwardOptions struct {
 	// The vision tower is backpropagated only when one of its parameters
 	// tracks a gradient.
 	ProjectorGrad func(sample int, proj *tensor.Tensor) *tensor.Tensor
+	// AttnGuides, if set, returns auxiliary losses on the attention
+	// probabilities of decoder block i for sample s (nn.AttnGuide; rows and
+	// keys index the sample's positions); their gradients are added in the
+	// block's backward and each guide's loss is stored through its Loss.
+	AttnGuides func(sample, block int) []nn.AttnGuide
 }
 
 // LossResult is the batch loss.

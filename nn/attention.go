@@ -154,7 +154,35 @@ func (a *Attention) Backward(q, k, v, dout *tensor.Tensor, seqs []int) (dq, dk, 
 
 // BackwardInto writes (overwrites) dq, dk and dv, shaped like q, k and v.
 func (a *Attention) BackwardInto(dq, dk, dv, q, k, v, dout *tensor.Tensor, seqs []int) {
+	a.BackwardGuidedInto(dq, dk, dv, q, k, v, dout, seqs, nil)
+}
+
+// AttnGuide is an auxiliary loss on one row of one head's attention
+// probabilities P: with T the target keys,
+//
+//	L = -Weight · log Σ_{j∈T} P[Row, j]
+//
+// (supervised attention: it pulls the query at Row towards the targets).
+// Row indexes the rows of q and Keys the rows of k (absolute, not relative
+// to a sequence); keys outside Row's sequence or not visible to it are
+// ignored. Backward adds dL/dP = -Weight/Σ_T P on the targets to the
+// gradient of P and stores L in *Loss (if not nil).
+type AttnGuide struct {
+	Head, Row int
+	Keys      []int
+	Weight    float32
+	Loss      *float64
+}
+
+// BackwardGuidedInto is BackwardInto with the gradients of the attention
+// guides added (see AttnGuide).
+func (a *Attention) BackwardGuidedInto(dq, dk, dv, q, k, v, dout *tensor.Tensor, seqs []int, guides []AttnGuide) {
 	segs := a.check(q, k, v, seqs)
+	for _, gd := range guides {
+		if gd.Head < 0 || gd.Head >= a.NumHeads || gd.Row < 0 || gd.Row >= q.Rows() {
+			panic("nn: Attention.Backward: guide head or row out of range")
+		}
+	}
 	if len(dout.Data) != len(q.Data) || len(dq.Data) != len(q.Data) ||
 		len(dk.Data) != len(k.Data) || len(dv.Data) != len(v.Data) {
 		panic("nn: Attention.Backward: gradient shapes differ from q, k, v")
@@ -195,6 +223,11 @@ func (a *Attention) BackwardInto(dq, dk, dv, q, k, v, dout *tensor.Tensor, seqs 
 			a.probs(p, q.Data, k.Data, s, h, g)
 			kernels.Sgemm(true, false, s.tk, d, s.tq, 1, p, s.tk, dout.Data[qOff:], qd, beta, dv.Data[kOff:], kd)
 			kernels.Sgemm(false, true, s.tq, s.tk, d, 1, dout.Data[qOff:], qd, v.Data[kOff:], kd, 0, dp, s.tk)
+			for _, gd := range guides {
+				if gd.Head == h && gd.Row >= s.q0 && gd.Row < s.q0+s.tq {
+					a.guide(gd, p, dp, s)
+				}
+			}
 			for i := 0; i < s.tq; i++ {
 				pr, dr := p[i*s.tk:(i+1)*s.tk], dp[i*s.tk:(i+1)*s.tk]
 				var sum float64
@@ -210,4 +243,35 @@ func (a *Attention) BackwardInto(dq, dk, dv, q, k, v, dout *tensor.Tensor, seqs 
 			kernels.Sgemm(true, false, s.tk, d, s.tq, scale, dp, s.tk, q.Data[qOff:], qd, beta, dk.Data[kOff:], kd)
 		}
 	})
+}
+
+// guide adds the gradient of one AttnGuide to dp (the gradient of the
+// probabilities p of its head in segment s) and stores its loss.
+func (a *Attention) guide(gd AttnGuide, p, dp []float32, s attnSeg) {
+	i := gd.Row - s.q0
+	lim := s.tk
+	if a.Causal {
+		lim = s.tk - s.tq + i + 1
+	}
+	var ps float64
+	n := 0
+	for _, j := range gd.Keys {
+		if j -= s.k0; j >= 0 && j < lim {
+			ps += float64(p[i*s.tk+j])
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	ps = max(ps, 1e-30)
+	if gd.Loss != nil {
+		*gd.Loss = -float64(gd.Weight) * math.Log(ps)
+	}
+	g := float32(-float64(gd.Weight) / ps)
+	for _, j := range gd.Keys {
+		if j -= s.k0; j >= 0 && j < lim {
+			dp[i*s.tk+j] += g
+		}
+	}
 }

@@ -184,3 +184,51 @@ func TestRoPEInverse(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionGuideGrad checks the attention guides' loss and gradients
+// against finite differences of Σ out·r + Σ_guides -w·log Σ_T P, with
+// Σ_T P taken from the reference attention over an indicator value column.
+func TestAttentionGuideGrad(t *testing.T) {
+	rng := newRNG(12)
+	for _, c := range attnCases {
+		t.Run(c.name, func(t *testing.T) {
+			a := &Attention{NumHeads: c.heads, NumKVHeads: c.kv, HeadDim: c.d, Causal: c.causal}
+			q := randTensor(rng, 1, c.tq, c.heads*c.d)
+			k := randTensor(rng, 1, c.tk, c.kv*c.d)
+			v := randTensor(rng, 1, c.tk, c.kv*c.d)
+			r := randTensor(rng, 1, c.tq, c.heads*c.d)
+			// Guides on the last query row of head heads-1 and the first row
+			// of head 0; targets include a key outside the visible range.
+			last, hd := c.tq-1, c.heads-1
+			if c.seqs != nil && c.seqs[len(c.seqs)-1] == 0 {
+				t.Skip("last sequence empty")
+			}
+			losses := make([]float64, 2)
+			guides := []AttnGuide{
+				{Head: hd, Row: last, Keys: []int{c.tk - 1, c.tk - 2}, Weight: 0.7, Loss: &losses[0]},
+				{Head: 0, Row: 0, Keys: []int{0, c.tk - 1}, Weight: 1.3, Loss: &losses[1]},
+			}
+			guideLoss := func() float64 {
+				var l float64
+				for _, gd := range guides {
+					ind := tensor.New(c.tk, c.kv*c.d)
+					for _, j := range gd.Keys {
+						ind.Data[j*c.kv*c.d+(gd.Head/(c.heads/c.kv))*c.d] = 1
+					}
+					ps := refAttention(a, q, k, ind, c.seqs)[gd.Row*c.heads*c.d+gd.Head*c.d]
+					l -= float64(gd.Weight) * math.Log(ps)
+				}
+				return l
+			}
+			loss := func() float64 { return dot(a.Forward(q, k, v, c.seqs), r) + guideLoss() }
+			dq, dk, dv := like(q), like(k), like(v)
+			a.BackwardGuidedInto(dq, dk, dv, q, k, v, r, c.seqs, guides)
+			if got, want := losses[0]+losses[1], guideLoss(); math.Abs(got-want) > 1e-5*max(1, math.Abs(want)) {
+				t.Errorf("guide loss %g, want %g", got, want)
+			}
+			checkGrad(t, "q", q.Data, dq.Data, loss, 30, rng)
+			checkGrad(t, "k", k.Data, dk.Data, loss, 30, rng)
+			checkGrad(t, "v", v.Data, dv.Data, loss, 30, rng)
+		})
+	}
+}

@@ -136,6 +136,11 @@ type Qwen2Acts struct {
 
 	GradO    *tensor.Tensor // dLoss/d(o_proj output), set by Backward
 	GradDown *tensor.Tensor // dLoss/d(down_proj output), set by Backward
+
+	// Guides, if set before Backward, add auxiliary losses on the block's
+	// attention probabilities (AttnGuide); their gradients flow into
+	// q_proj, k_proj and everything below.
+	Guides []AttnGuide
 }
 
 // Forward runs the block on x ([T, Hidden]); rope holds the positions of the
@@ -228,7 +233,8 @@ func (b *Qwen2Block) Backward(a *Qwen2Acts, dout *tensor.Tensor, hooks *Hooks) *
 	a.GradO = dH
 	hooks.bwd("self_attn.o_proj", dH)
 	dAttn := b.O.Backward(a.Attn, dH)
-	dQ, dK, dV := b.Attention().Backward(a.Q, a.K, a.V, dAttn, a.Seqs)
+	dQ, dK, dV := like(a.Q), like(a.K), like(a.V)
+	b.Attention().BackwardGuidedInto(dQ, dK, dV, a.Q, a.K, a.V, dAttn, a.Seqs, a.Guides)
 	a.Rope.ApplyInverse(dQ)
 	a.Rope.ApplyInverse(dK)
 	hooks.bwd("self_attn.q_proj", dQ)

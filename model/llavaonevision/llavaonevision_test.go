@@ -686,3 +686,92 @@ func TestProjectorGradFD(t *testing.T) {
 		t.Fatalf("wrong-shape projector gradient: err %v", err)
 	}
 }
+
+// TestAttnGuidesFD: an attention guide's gradient flows through the
+// decoder like the answer loss's: for loss + guide loss (the guide's value
+// as LossAndGrad stores it; its formula is checked in package nn), the
+// decoder parameter gradients match central finite differences, and a
+// guide changes them.
+func TestAttnGuidesFD(t *testing.T) {
+	m := tinyModel(t, 9, TinyOptions{Std: 0.3})
+	in, err := m.Prepare(captionSample(testImage(37, 21, 4), "What is it?", "A blue square."), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*model.Input{in}
+	last := len(m.Blocks) - 1
+	T := len(in.IDs)
+	guideLoss := 0.0
+	opts := &model.BackwardOptions{AttnGuides: func(s, block int) []nn.AttnGuide {
+		if block != last {
+			return nil
+		}
+		return []nn.AttnGuide{{Head: 1, Row: T - 2, Keys: []int{1, 2, T - 5}, Weight: 0.8, Loss: &guideLoss}}
+	}}
+	ps := m.Params()
+	nn.AllocGrads(ps)
+	nn.ZeroGrads(ps)
+	if _, err := m.LossAndGrad(batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	plain := map[string][]float32{}
+	for _, p := range ps {
+		plain[p.Name] = slices.Clone(p.Grad.Data)
+	}
+	nn.ZeroGrads(ps)
+	if _, err := m.LossAndGrad(batch, opts); err != nil {
+		t.Fatal(err)
+	}
+	if guideLoss <= 0 {
+		t.Fatalf("guide loss %g, want > 0", guideLoss)
+	}
+	analytic := map[string][]float32{}
+	for _, p := range ps {
+		analytic[p.Name] = slices.Clone(p.Grad.Data)
+	}
+	objective := func() float64 {
+		res, err := m.LossAndGrad(batch, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Loss + guideLoss
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var num2, den2, moved float64
+	checked := 0
+	for _, p := range ps {
+		if !strings.Contains(p.Name, "language_model") || strings.Contains(p.Name, "norm") {
+			continue
+		}
+		for j := range analytic[p.Name] {
+			d := float64(analytic[p.Name][j] - plain[p.Name][j])
+			moved += d * d
+		}
+		for range 2 {
+			i := rng.IntN(len(p.Value.Data))
+			v := p.Value.Data[i]
+			f := func(h float64) float64 {
+				p.Value.Data[i] = v + float32(h)
+				l := objective()
+				p.Value.Data[i] = v
+				return l
+			}
+			const h = 5e-2
+			d1 := (f(h) - f(-h)) / (2 * h)
+			d2 := (f(h/2) - f(-h/2)) / h
+			num := (4*d2 - d1) / 3
+			a := float64(analytic[p.Name][i])
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+			checked++
+		}
+	}
+	rel := math.Sqrt(num2 / den2)
+	t.Logf("%d entries, relative error %.2e, guide loss %.4f", checked, rel, guideLoss)
+	if checked == 0 || rel > 1e-3 {
+		t.Errorf("relative error %g over %d entries", rel, checked)
+	}
+	if moved == 0 {
+		t.Error("the guide did not change the gradients")
+	}
+}

@@ -213,6 +213,9 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 				hk = opts.Hooks(s, i)
 			}
 			acts := m.Blocks[i].Forward(inputs[i], rope, nil, hk)
+			if opts.AttnGuides != nil {
+				acts.Guides = opts.AttnGuides(s, i)
+			}
 			dx = m.Blocks[i].Backward(acts, dx, hk)
 			if opts.BlockGrads != nil {
 				opts.BlockGrads(s, i, acts.GradO, acts.GradDown, in.Modality)

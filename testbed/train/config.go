@@ -107,6 +107,10 @@ type Config struct {
 	// a 1200-step cycle reached 69% at step 900 where a run whose rate
 	// stayed near its 1e-3 peak was still at chance after 1200 steps.
 	TextLR float64 `json:"text_lr,omitempty"`
+	// GuideWeight weights the supervised-attention loss of multiple-choice
+	// samples (guide.go) against each sample's mean answer-token loss; 0:
+	// off.
+	GuideWeight float64 `json:"guide_weight,omitempty"`
 }
 
 // batchAt is the number of samples of step.
@@ -176,6 +180,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
 	case c.TextLookupShare < 0 || c.TextLookupShare > 1 || math.IsNaN(c.TextLookupShare):
 		return fmt.Errorf("train config: text lookup share %g, want 0..1", c.TextLookupShare)
+	case c.GuideWeight < 0 || math.IsNaN(c.GuideWeight):
+		return fmt.Errorf("train config: guide weight %g, want >= 0", c.GuideWeight)
 	case c.TextLR < 0 || math.IsNaN(c.TextLR):
 		return fmt.Errorf("train config: text lr %g, want >= 0", c.TextLR)
 	case c.TextLR > 0 && c.TextSteps >= c.Steps:

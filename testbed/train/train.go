@@ -59,6 +59,9 @@ type LossRecord struct {
 	Seconds  float64 `json:"seconds"`
 	// AuxLoss is the batch mean of the weighted auxiliary image loss.
 	AuxLoss float64 `json:"aux_loss,omitempty"`
+	// GuideLoss is the batch mean of the weighted supervised-attention loss
+	// (guide.go; 0 for samples that are not multiple choice).
+	GuideLoss float64 `json:"guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -235,11 +238,14 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		winTok = 0.9*winTok + float64(rec.Seq)
 		winSec = 0.9*winSec + rec.Seconds
+		extra := ""
 		if aux != nil {
-			bar.Info("loss %.4f (%.4f) aux %.3f  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, rec.AuxLoss, winTok/winSec, rec.Seconds, lr)
-		} else {
-			bar.Info("loss %.4f (%.4f)  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, winTok/winSec, rec.Seconds, lr)
+			extra += fmt.Sprintf(" aux %.3f", rec.AuxLoss)
 		}
+		if cfg.GuideWeight > 0 {
+			extra += fmt.Sprintf(" guide %.3f", rec.GuideLoss)
+		}
+		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
 
 		last := step == cfg.Steps
@@ -394,7 +400,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		if err != nil {
 			return rec, err
 		}
-		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
+		rec.Loss, rec.Tokens, rec.AuxLoss, rec.GuideLoss = res.Loss, res.Tokens, res.aux/float64(len(batch)), res.guide/float64(len(batch))
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -455,6 +461,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			}
 			rec.Loss += o.res.Loss * float64(f)
 			rec.AuxLoss += o.res.aux / float64(B)
+			rec.GuideLoss += o.res.guide / float64(B)
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -489,7 +496,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 // samples of the weighted auxiliary loss.
 type lossResult struct {
 	model.LossResult
-	aux float64
+	aux, guide float64
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -501,13 +508,39 @@ type lossResult struct {
 // share of a mean).
 func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, scenes []*world.Scene) (*lossResult, error) {
 	sum := &lossResult{}
+	var guideLosses []*float64 // set during a backward, summed after it
+	addGuides := func(f float64) {
+		for _, l := range guideLosses {
+			sum.guide += f * *l
+		}
+		guideLosses = guideLosses[:0]
+	}
 	var auxErr error // the hook cannot return one: kept for after LossAndGrad
-	opts := func(first int, weight float32) *model.BackwardOptions {
+	last := len(m.Blocks) - 1
+	// per is the weight of one sample's objectives: 1 when each sample's
+	// mean is backpropagated in turn, 1/len(batch) in token-mean mode.
+	opts := func(first int, per float32) *model.BackwardOptions {
+		o := &model.BackwardOptions{}
+		if c.GuideWeight > 0 {
+			o.AttnGuides = func(s, block int) []nn.AttnGuide {
+				if block != last {
+					return nil
+				}
+				row, keys, ok := mcGuide(m.Tok, batch[first+s])
+				if !ok {
+					return nil
+				}
+				loss := new(float64)
+				guideLosses = append(guideLosses, loss)
+				return []nn.AttnGuide{{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss}}
+			}
+		}
 		if aux == nil {
-			return nil
+			return o
 		}
 		side := c.ImageSize / c.PatchSize
-		return &model.BackwardOptions{ProjectorGrad: func(s int, proj *tensor.Tensor) *tensor.Tensor {
+		weight := float32(c.AuxWeight) * per
+		o.ProjectorGrad = func(s int, proj *tensor.Tensor) *tensor.Tensor {
 			sc := scenes[first+s]
 			if sc == nil || auxErr != nil {
 				return nil
@@ -519,10 +552,11 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 			}
 			sum.aux += l
 			return d
-		}}
+		}
+		return o
 	}
 	if c.TokenMean {
-		res, err := m.LossAndGrad(batch, opts(0, float32(c.AuxWeight)/float32(len(batch))))
+		res, err := m.LossAndGrad(batch, opts(0, 1/float32(len(batch))))
 		if err == nil {
 			err = auxErr
 		}
@@ -531,10 +565,11 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		}
 		sum.LossResult = *res
 		sum.aux *= float64(len(batch))
+		addGuides(float64(len(batch)))
 		return sum, nil
 	}
 	for i, in := range batch {
-		res, err := m.LossAndGrad([]*model.Input{in}, opts(i, float32(c.AuxWeight)))
+		res, err := m.LossAndGrad([]*model.Input{in}, opts(i, 1))
 		if err == nil {
 			err = auxErr
 		}
@@ -543,6 +578,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		}
 		sum.Loss += res.Loss
 		sum.Tokens += res.Tokens
+		addGuides(1)
 	}
 	return sum, nil
 }
