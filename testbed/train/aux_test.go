@@ -133,6 +133,7 @@ func TestAuxGradFD(t *testing.T) {
 // samples with one object (no generator loops forever).
 func TestCurriculum(t *testing.T) {
 	c := DefaultConfig()
+	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 0, 0, 0, 0
 	c.CurriculumSteps = 100
 	if w := c.worldAt(1); w.MaxObjects != w.MinObjects {
 		t.Fatalf("step 1: max objects %d", w.MaxObjects)
