@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"mbq/tensor"
@@ -110,6 +111,17 @@ var attnCases = []attnCase{
 	{"cross", 2, 1, 2, false, 3, 4, nil, false},
 }
 
+// operands are the case's attention and random q, k, v and an output
+// weighting r (for the loss Σ out·r).
+func (c attnCase) operands(rng *rand.Rand) (a *Attention, q, k, v, r *tensor.Tensor) {
+	a = &Attention{NumHeads: c.heads, NumKVHeads: c.kv, HeadDim: c.d, Causal: c.causal}
+	q = randTensor(rng, 1, c.tq, c.heads*c.d)
+	k = randTensor(rng, 1, c.tk, c.kv*c.d)
+	v = randTensor(rng, 1, c.tk, c.kv*c.d)
+	r = randTensor(rng, 1, c.tq, c.heads*c.d)
+	return a, q, k, v, r
+}
+
 func TestAttentionMatchesReference(t *testing.T) {
 	rng := newRNG(10)
 	for _, c := range attnCases {
@@ -130,11 +142,7 @@ func TestAttentionGrad(t *testing.T) {
 	rng := newRNG(11)
 	for _, c := range attnCases {
 		t.Run(c.name, func(t *testing.T) {
-			a := &Attention{NumHeads: c.heads, NumKVHeads: c.kv, HeadDim: c.d, Causal: c.causal}
-			q := randTensor(rng, 1, c.tq, c.heads*c.d)
-			k := randTensor(rng, 1, c.tk, c.kv*c.d)
-			v := randTensor(rng, 1, c.tk, c.kv*c.d)
-			r := randTensor(rng, 1, c.tq, c.heads*c.d)
+			a, q, k, v, r := c.operands(rng)
 			var rq, rk *RoPETable
 			if c.rope {
 				pos := Positions(c.tq)
@@ -192,11 +200,7 @@ func TestAttentionGuideGrad(t *testing.T) {
 	rng := newRNG(12)
 	for _, c := range attnCases {
 		t.Run(c.name, func(t *testing.T) {
-			a := &Attention{NumHeads: c.heads, NumKVHeads: c.kv, HeadDim: c.d, Causal: c.causal}
-			q := randTensor(rng, 1, c.tq, c.heads*c.d)
-			k := randTensor(rng, 1, c.tk, c.kv*c.d)
-			v := randTensor(rng, 1, c.tk, c.kv*c.d)
-			r := randTensor(rng, 1, c.tq, c.heads*c.d)
+			a, q, k, v, r := c.operands(rng)
 			// Guides on the last query row of head heads-1 and the first row
 			// of head 0; targets include a key outside the visible range.
 			last, hd := c.tq-1, c.heads-1

@@ -457,6 +457,22 @@ const (
 	fdNoise    = 3e-5
 )
 
+// fdEntry is the Richardson-extrapolated central difference of objective
+// with respect to vals[i] (steps 5e-2 and 2.5e-2); vals[i] is restored.
+func fdEntry(vals []float32, i int, objective func() float64) float64 {
+	v := vals[i]
+	f := func(h float64) float64 {
+		vals[i] = v + float32(h)
+		l := objective()
+		vals[i] = v
+		return l
+	}
+	const h = 5e-2
+	d1 := (f(h) - f(-h)) / (2 * h)
+	d2 := (f(h/2) - f(-h/2)) / h
+	return (4*d2 - d1) / 3
+}
+
 // TestGradFD checks the whole model's gradient (vision tower, projector,
 // image_newline, embeddings, decoder, norm, lm_head) against central finite
 // differences on a sample of every parameter tensor's entries.
@@ -503,17 +519,7 @@ func TestGradFD(t *testing.T) {
 			}
 			for range per {
 				i := rng.IntN(len(p.Value.Data))
-				v := p.Value.Data[i]
-				f := func(h float64) float64 {
-					p.Value.Data[i] = v + float32(h)
-					l := batchLoss(t, m, batch)
-					p.Value.Data[i] = v
-					return l
-				}
-				const h = 5e-2
-				d1 := (f(h) - f(-h)) / (2 * h)
-				d2 := (f(h/2) - f(-h/2)) / h
-				num := (4*d2 - d1) / 3
+				num := fdEntry(p.Value.Data, i, func() float64 { return batchLoss(t, m, batch) })
 				a := float64(p.Grad.Data[i])
 				num2 += (a - num) * (a - num)
 				den2 += num * num
@@ -657,17 +663,7 @@ func TestProjectorGradFD(t *testing.T) {
 		}
 		for range 2 {
 			i := rng.IntN(len(p.Value.Data))
-			v := p.Value.Data[i]
-			f := func(h float64) float64 {
-				p.Value.Data[i] = v + float32(h)
-				l := objective()
-				p.Value.Data[i] = v
-				return l
-			}
-			const h = 5e-2
-			d1 := (f(h) - f(-h)) / (2 * h)
-			d2 := (f(h/2) - f(-h/2)) / h
-			num := (4*d2 - d1) / 3
+			num := fdEntry(p.Value.Data, i, objective)
 			a := float64(p.Grad.Data[i])
 			num2 += (a - num) * (a - num)
 			den2 += num * num
@@ -749,17 +745,7 @@ func TestAttnGuidesFD(t *testing.T) {
 		}
 		for range 2 {
 			i := rng.IntN(len(p.Value.Data))
-			v := p.Value.Data[i]
-			f := func(h float64) float64 {
-				p.Value.Data[i] = v + float32(h)
-				l := objective()
-				p.Value.Data[i] = v
-				return l
-			}
-			const h = 5e-2
-			d1 := (f(h) - f(-h)) / (2 * h)
-			d2 := (f(h/2) - f(-h/2)) / h
-			num := (4*d2 - d1) / 3
+			num := fdEntry(p.Value.Data, i, objective)
 			a := float64(analytic[p.Name][i])
 			num2 += (a - num) * (a - num)
 			den2 += num * num
