@@ -84,9 +84,10 @@ func appendAnswer(m *llavaonevision.Model, in *model.Input, answer string) (*mod
 
 // trainingInput draws sample i of step and prepares it: with probability
 // FullConversationShare the whole conversation as the chat template
-// renders it, else the generation prompt followed by the answer. The scene
-// (nil for language questions) comes with it for the auxiliary labels.
-func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, *world.Scene, error) {
+// renders it, else the generation prompt followed by the answer. The world
+// sample comes with it (its scene for the auxiliary labels, nil for
+// language questions; its question's focus for the image guide).
+func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, world.Sample, error) {
 	rng := sampleRNG(c.Seed, step, i)
 	s := world.TrainingSample(rng, c.worldAt(step))
 	var img *image.RGB
@@ -95,14 +96,14 @@ func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Inpu
 	}
 	if rng.Float64() < c.FullConversationShare {
 		in, err := m.Prepare(conversation(s.Question, img, true), false)
-		return in, s.Scene, err
+		return in, s, err
 	}
 	in, err := promptInput(m, s.Question, img)
 	if err != nil {
-		return nil, nil, err
+		return nil, s, err
 	}
 	in, _, err = appendAnswer(m, in, s.Question.Target())
-	return in, s.Scene, err
+	return in, s, err
 }
 
 // corpus is the tokenizer's training text, deterministic from the seed.

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"slices"
 	"strings"
 
 	"mbq/hf/tokenizer"
@@ -86,4 +87,68 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input) (row int, keys []int, ok
 		return 0, nil, false
 	}
 	return a - 1, keys, true
+}
+
+// The image guide. The same supervision for the other lookup a question
+// needs: for every image question with a focus (world.Question.Focus: the
+// objects or the sign the answer depends on), query head ImageGuideHead of
+// the second-to-last decoder block is taught, at each row that predicts an
+// answer token (the end-of-turn token excepted), to look at the image
+// tokens of the focus cells,
+//
+//	L_image = -ImageGuideWeight/|rows| · Σ_rows log Σ_{j ∈ focus patches} P[row, j]
+//
+// so the last block can match what was found against the options.
+
+// ImageGuideHead is the query head of the second-to-last decoder block
+// that is guided to the image.
+const ImageGuideHead = 0
+
+// imageGuide finds the answer rows of a prepared sample and the positions
+// of the image tokens whose patch centre lies in one of the focus cells,
+// for the testbed's packing of one image: the base tile's side² rows, then
+// the grid tile (the same image, the image being one tile) row by row with
+// an image_newline after each row. ok is false without a focus or when the
+// image tokens are not laid out that way.
+func imageGuide(in *model.Input, imageToken int, focus []int, c *Config) (rows, keys []int, ok bool) {
+	if len(focus) == 0 {
+		return nil, nil, false
+	}
+	var pos []int
+	for t, id := range in.IDs {
+		if id == imageToken {
+			pos = append(pos, t)
+		}
+	}
+	side := c.ImageSize / c.PatchSize
+	if len(pos) != side*side+side*(side+1) {
+		return nil, nil, false
+	}
+	grid, cell := c.World.Grid, c.World.Size/c.World.Grid
+	in2 := make(map[int]bool, len(focus))
+	for _, f := range focus {
+		in2[f] = true
+	}
+	for pr := range side {
+		for pc := range side {
+			cy, cx := pr*c.PatchSize+c.PatchSize/2, pc*c.PatchSize+c.PatchSize/2
+			if !in2[min(cy/cell, grid-1)*grid+min(cx/cell, grid-1)] {
+				continue
+			}
+			keys = append(keys, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
+		}
+	}
+	for t := 1; t < len(in.Labels); t++ {
+		if in.Labels[t] != nn.IgnoreIndex {
+			rows = append(rows, t-1)
+		}
+	}
+	if len(rows) > 1 {
+		rows = rows[:len(rows)-1] // the row predicting the end of turn
+	}
+	if len(keys) == 0 || len(rows) == 0 {
+		return nil, nil, false
+	}
+	slices.Sort(keys)
+	return rows, keys, true
 }

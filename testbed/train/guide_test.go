@@ -2,6 +2,7 @@ package train
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"mbq/model"
@@ -101,5 +102,86 @@ func TestMCGuide(t *testing.T) {
 	}
 	if mc < 20 || guided != mc {
 		t.Errorf("%d of %d multiple-choice training samples guided", guided, mc)
+	}
+}
+
+// TestImageGuide: the image guide's keys are the image tokens of the focus
+// cells in both tiles, as the model packs them — checked on the decoder's
+// input rows: the rows taken for image_newline hold that vector, and the
+// base tile's row of a patch equals the grid tile's (the image is one tile,
+// so both tiles are the same picture) — and its rows predict the answer.
+func TestImageGuide(t *testing.T) {
+	c := tinyConfig()
+	c.TextLayers = 2
+	m := tinyModel(t, &c)
+	side := c.ImageSize / c.PatchSize
+	H := c.TextHidden
+	checked := 0
+	for i := 0; i < 60 && checked < 6; i++ {
+		in, ws, err := trainingInput(m, &c, 3, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, ws.Question.Focus, &c)
+		if ws.Scene == nil || len(ws.Question.Focus) == 0 {
+			if ok {
+				t.Fatalf("sample %d (%s): guided without a focus", i, ws.Question.Kind)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("sample %d (%s): focus %v not guided", i, ws.Question.Kind, ws.Question.Focus)
+		}
+		checked++
+		hs, err := m.DecoderInputs([]*model.Input{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := hs[0].Data
+		var pos []int
+		for t2, id := range in.IDs {
+			if id == m.Cfg.ImageTokenIndex {
+				pos = append(pos, t2)
+			}
+		}
+		row := func(t int) []float32 { return h[t*H : (t+1)*H] }
+		for pr := range side {
+			nl := pos[side*side+pr*(side+1)+side]
+			if !slices.Equal(row(nl), m.Newline.Value.Data) {
+				t.Fatalf("sample %d: position %d is not image_newline", i, nl)
+			}
+			for pc := range side {
+				b, g := pos[pr*side+pc], pos[side*side+pr*(side+1)+pc]
+				if !slices.Equal(row(b), row(g)) {
+					t.Fatalf("sample %d: patch (%d,%d): base row %d differs from grid row %d", i, pr, pc, b, g)
+				}
+			}
+		}
+		// side == grid here: one patch per cell, two tiles.
+		if side != c.World.Grid || len(keys) != 2*len(ws.Question.Focus) {
+			t.Fatalf("sample %d: %d keys for focus %v", i, len(keys), ws.Question.Focus)
+		}
+		for _, f := range ws.Question.Focus {
+			pr, pc := f/c.World.Grid, f%c.World.Grid
+			if !slices.Contains(keys, pos[pr*side+pc]) || !slices.Contains(keys, pos[side*side+pr*(side+1)+pc]) {
+				t.Fatalf("sample %d: focus cell %d missing from keys %v", i, f, keys)
+			}
+		}
+		// The rows predict the answer tokens, not the end of turn.
+		var want []int
+		for t2 := 1; t2 < len(in.Labels); t2++ {
+			if in.Labels[t2] >= 0 {
+				want = append(want, t2-1)
+			}
+		}
+		if !slices.Equal(rows, want[:max(1, len(want)-1)]) {
+			t.Fatalf("sample %d: rows %v, labelled rows %v", i, rows, want)
+		}
+		if ws.Question.MultipleChoice() && len(rows) != 1 {
+			t.Fatalf("sample %d: multiple choice with %d rows", i, len(rows))
+		}
+	}
+	if checked < 6 {
+		t.Fatalf("only %d samples with a focus", checked)
 	}
 }

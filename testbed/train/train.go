@@ -62,6 +62,8 @@ type LossRecord struct {
 	// GuideLoss is the batch mean of the weighted supervised-attention loss
 	// (guide.go; 0 for samples that are not multiple choice).
 	GuideLoss float64 `json:"guide_loss,omitempty"`
+	// ImageGuideLoss is the batch mean of the weighted image-guide loss.
+	ImageGuideLoss float64 `json:"image_guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -245,6 +247,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if cfg.GuideWeight > 0 {
 			extra += fmt.Sprintf(" guide %.3f", rec.GuideLoss)
 		}
+		if cfg.ImageGuideWeight > 0 {
+			extra += fmt.Sprintf(" image guide %.3f", rec.ImageGuideLoss)
+		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
 
@@ -387,20 +392,21 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	rec := LossRecord{Step: step}
 	if len(s.replicas) == 0 {
 		batch := make([]*model.Input, B)
-		scenes := make([]*world.Scene, len(batch))
+		samples := make([]world.Sample, len(batch))
 		for i := range batch {
-			in, sc, err := trainingInput(s.m, c, step, i)
+			in, ws, err := trainingInput(s.m, c, step, i)
 			if err != nil {
 				return rec, fmt.Errorf("sample %d: %w", i, err)
 			}
-			batch[i], scenes[i] = in, sc
+			batch[i], samples[i] = in, ws
 			rec.Seq += in.Len()
 		}
-		res, err := lossAndGrad(s.m, batch, c, s.aux, scenes)
+		res, err := lossAndGrad(s.m, batch, c, s.aux, samples)
 		if err != nil {
 			return rec, err
 		}
-		rec.Loss, rec.Tokens, rec.AuxLoss, rec.GuideLoss = res.Loss, res.Tokens, res.aux/float64(len(batch)), res.guide/float64(len(batch))
+		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
+		rec.GuideLoss, rec.ImageGuideLoss = res.guide/float64(len(batch)), res.imageGuide/float64(len(batch))
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -423,18 +429,18 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				lo, hi := w*B/W, (w+1)*B/W
 				nn.ZeroGrads(s.raux[w].params())
 				batch := make([]*model.Input, 0, hi-lo)
-				var scenes []*world.Scene
+				var samples []world.Sample
 				for i := lo; i < hi; i++ {
-					in, sc, err := trainingInput(r, c, step, i)
+					in, ws, err := trainingInput(r, c, step, i)
 					if err != nil {
 						outs[w].err = fmt.Errorf("sample %d: %w", i, err)
 						return
 					}
 					batch = append(batch, in)
-					scenes = append(scenes, sc)
+					samples = append(samples, ws)
 					outs[w].seq += in.Len()
 				}
-				outs[w].res, outs[w].err = lossAndGrad(r, batch, c, s.raux[w], scenes)
+				outs[w].res, outs[w].err = lossAndGrad(r, batch, c, s.raux[w], samples)
 			}(w)
 		}
 		wg.Wait()
@@ -462,6 +468,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			rec.Loss += o.res.Loss * float64(f)
 			rec.AuxLoss += o.res.aux / float64(B)
 			rec.GuideLoss += o.res.guide / float64(B)
+			rec.ImageGuideLoss += o.res.imageGuide / float64(B)
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -496,7 +503,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 // samples of the weighted auxiliary loss.
 type lossResult struct {
 	model.LossResult
-	aux, guide float64
+	aux, guide, imageGuide float64
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -506,14 +513,18 @@ type lossResult struct {
 // means. With aux, each sample with a scene adds AuxWeight times its
 // auxiliary loss (in token-mean mode AuxWeight/len(batch), the per-sample
 // share of a mean).
-func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, scenes []*world.Scene) (*lossResult, error) {
+func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []world.Sample) (*lossResult, error) {
 	sum := &lossResult{}
-	var guideLosses []*float64 // set during a backward, summed after it
+	// Guide losses are set during a backward and summed after it.
+	var guideLosses, imageLosses []*float64
 	addGuides := func(f float64) {
 		for _, l := range guideLosses {
 			sum.guide += f * *l
 		}
-		guideLosses = guideLosses[:0]
+		for _, l := range imageLosses {
+			sum.imageGuide += f * *l
+		}
+		guideLosses, imageLosses = guideLosses[:0], imageLosses[:0]
 	}
 	var auxErr error // the hook cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
@@ -521,18 +532,33 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// mean is backpropagated in turn, 1/len(batch) in token-mean mode.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 {
+		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 {
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
-				if block != last {
-					return nil
+				in := batch[first+s]
+				switch {
+				case block == last && c.GuideWeight > 0:
+					row, keys, ok := mcGuide(m.Tok, in)
+					if !ok {
+						return nil
+					}
+					loss := new(float64)
+					guideLosses = append(guideLosses, loss)
+					return []nn.AttnGuide{{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss}}
+				case block == last-1 && c.ImageGuideWeight > 0:
+					rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, samples[first+s].Question.Focus, c)
+					if !ok {
+						return nil
+					}
+					w := float32(c.ImageGuideWeight) * per / float32(len(rows))
+					gs := make([]nn.AttnGuide, len(rows))
+					for i, r := range rows {
+						loss := new(float64)
+						imageLosses = append(imageLosses, loss)
+						gs[i] = nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys, Weight: w, Loss: loss}
+					}
+					return gs
 				}
-				row, keys, ok := mcGuide(m.Tok, batch[first+s])
-				if !ok {
-					return nil
-				}
-				loss := new(float64)
-				guideLosses = append(guideLosses, loss)
-				return []nn.AttnGuide{{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss}}
+				return nil
 			}
 		}
 		if aux == nil {
@@ -541,7 +567,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		side := c.ImageSize / c.PatchSize
 		weight := float32(c.AuxWeight) * per
 		o.ProjectorGrad = func(s int, proj *tensor.Tensor) *tensor.Tensor {
-			sc := scenes[first+s]
+			sc := samples[first+s].Scene
 			if sc == nil || auxErr != nil {
 				return nil
 			}

@@ -21,7 +21,7 @@ func tinyConfig() Config {
 	c := DefaultConfig()
 	c.Sizes = Sizes{ImageSize: 128, PatchSize: 32,
 		VisionHidden: 32, VisionIntermediate: 64, VisionLayers: 1, VisionHeads: 2,
-		TextHidden: 32, TextIntermediate: 64, TextLayers: 1, Heads: 2, KVHeads: 1,
+		TextHidden: 32, TextIntermediate: 64, TextLayers: 2, Heads: 2, KVHeads: 1,
 		VocabSize: 400, Tied: true}
 	c.Steps, c.Batch, c.Warmup, c.LR = 4, 4, 1, 3e-3
 	c.EvalEvery, c.HeldOut, c.CheckpointEvery = 2, 1, 0
@@ -187,7 +187,7 @@ func TestLRSchedule(t *testing.T) {
 func TestSampleWeighting(t *testing.T) {
 	c := tinyConfig()
 	c.Batch, c.Workers, c.ClipNorm = 4, 1, 0
-	c.GuideWeight = 0 // the reference below is the answer loss alone
+	c.GuideWeight, c.ImageGuideWeight = 0, 0 // the reference below is the answer loss alone
 	m := tinyModel(t, &c)
 	params := m.Params()
 

@@ -160,11 +160,43 @@ func (s *Scene) absentNames(o Object, prefix string) []string {
 	return out
 }
 
+// --- focus (Question.Focus) ---
+
+// cellOf is the grid cell index of o.
+func (s *Scene) cellOf(o Object) int { return o.Row*s.Config.Grid + o.Col }
+
+// cellsOf are the cells of the objects.
+func (s *Scene) cellsOf(objs ...Object) []int {
+	out := make([]int, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, s.cellOf(o))
+	}
+	return out
+}
+
+// cellsWhere are the cells of the objects for which f holds.
+func (s *Scene) cellsWhere(f func(Object) bool) []int {
+	var out []int
+	for _, o := range s.Objects {
+		if f(o) {
+			out = append(out, s.cellOf(o))
+		}
+	}
+	return out
+}
+
+// signCells are the two cells the sign spans.
+func (s *Scene) signCells() []int {
+	c := s.Sign.Row*s.Config.Grid + s.Sign.Col
+	return []int{c, c + 1}
+}
+
 // --- perception ---
 
 func genColorOf(s *Scene, rng *rand.Rand, q *Question) bool {
 	o := s.randomObject(rng)
 	ref := s.refByShape(o)
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "What colour is %s?", "What is the colour of %s?", "Which colour does %s have?"), ref)
 	return setChoices(rng, q, o.Color, s.sceneColors(), Colors)
 }
@@ -172,12 +204,14 @@ func genColorOf(s *Scene, rng *rand.Rand, q *Question) bool {
 func genShapeOf(s *Scene, rng *rand.Rand, q *Question) bool {
 	o := s.randomObject(rng)
 	ref := s.refByColor(o)
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "What shape is %s?", "Which shape is %s?", "What is the shape of %s?"), ref)
 	return setChoices(rng, q, o.Shape, s.sceneShapes(), Shapes)
 }
 
 func genSizeOf(s *Scene, rng *rand.Rand, q *Question) bool {
 	o := s.randomObject(rng)
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "Is %s small or large?", "Is %s large or small?", "What size is %s?"), o.Name())
 	q.Answer = o.Size
 	return true
@@ -190,6 +224,8 @@ func genExists(s *Scene, rng *rand.Rand, q *Question) bool {
 	if !present {
 		abs := s.absentNames(o, "")
 		name = abs[rng.IntN(len(abs))]
+	} else {
+		q.Focus = s.cellsOf(o)
 	}
 	q.Question = fmt.Sprintf(choose(rng, "Is there %s %s in the image?", "Does the image contain %s %s?"), article(name), name)
 	q.Answer = yesNo(present)
@@ -198,6 +234,7 @@ func genExists(s *Scene, rng *rand.Rand, q *Question) bool {
 
 func genColorAt(s *Scene, rng *rand.Rand, q *Question) bool {
 	o := s.randomObject(rng)
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "What colour is the object in the %s?", "Which colour is the shape in the %s?"), o.Position())
 	return setChoices(rng, q, o.Color, s.sceneColors(), Colors)
 }
@@ -210,6 +247,7 @@ func genCountShape(s *Scene, rng *rand.Rand, q *Question) bool {
 		sh = s.randomObject(rng).Shape
 	}
 	n := s.count(func(o Object) bool { return o.Shape == sh })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape == sh })
 	q.Question = fmt.Sprintf(choose(rng, "How many %s are there?", "How many %s are in the image?", "Count the %s. How many are there?"), plural(sh))
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -220,11 +258,13 @@ func genCountColor(s *Scene, rng *rand.Rand, q *Question) bool {
 		c = s.randomObject(rng).Color
 	}
 	n := s.count(func(o Object) bool { return o.Color == c })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Color == c })
 	q.Question = fmt.Sprintf(choose(rng, "How many %s objects are there?", "How many %s shapes are in the image?"), c)
 	return numberChoices(rng, q, n, 0, false)
 }
 
 func genCountAll(s *Scene, rng *rand.Rand, q *Question) bool {
+	q.Focus = s.cellsOf(s.Objects...)
 	q.Question = choose(rng, "How many objects are there, not counting the sign?", "How many shapes are in the image?", "How many objects are in the picture, not counting the sign?")
 	return numberChoices(rng, q, len(s.Objects), 1, false)
 }
@@ -232,6 +272,7 @@ func genCountAll(s *Scene, rng *rand.Rand, q *Question) bool {
 func genCountSize(s *Scene, rng *rand.Rand, q *Question) bool {
 	sz := Sizes[rng.IntN(2)]
 	n := s.count(func(o Object) bool { return o.Size == sz })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Size == sz })
 	q.Question = fmt.Sprintf(choose(rng, "How many %s objects are there?", "How many %s shapes are in the image?"), sz)
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -240,10 +281,12 @@ func genCountLine(s *Scene, rng *rand.Rand, q *Question) bool {
 	k := rng.IntN(s.Config.Grid)
 	if rng.IntN(2) == 0 {
 		n := s.count(func(o Object) bool { return o.Row == k })
+		q.Focus = s.cellsWhere(func(o Object) bool { return o.Row == k })
 		q.Question = fmt.Sprintf("How many objects are in the %s row?", ordinals[k])
 		return numberChoices(rng, q, n, 0, false)
 	}
 	n := s.count(func(o Object) bool { return o.Col == k })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Col == k })
 	q.Question = fmt.Sprintf("How many objects are in the %s column?", ordinals[k])
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -252,6 +295,7 @@ func genCountLine(s *Scene, rng *rand.Rand, q *Question) bool {
 
 func genWhereIs(s *Scene, rng *rand.Rand, q *Question) bool {
 	o := s.randomObject(rng)
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "Where is %s?", "In which cell is %s?", "Where in the grid is %s?"), o.Name())
 	var near, all []string
 	g := s.Config.Grid
@@ -302,6 +346,7 @@ func genRelative(s *Scene, rng *rand.Rand, q *Question) bool {
 		return false
 	}
 	d := direction(a.Row, a.Col, b.Row, b.Col)
+	q.Focus = s.cellsOf(a, b)
 	q.Question = fmt.Sprintf(choose(rng, "Where is %s relative to %s?", "Where is %s compared with %s?"), a.Name(), b.Name())
 	return setChoices(rng, q, relativeWords[d], nil, relativeWords)
 }
@@ -320,6 +365,7 @@ func genWhichRel(s *Scene, rng *rand.Rand, q *Question) bool {
 	}
 	// Objects absent from the scene are in no direction of b; b itself is never offered.
 	fb := s.absentNames(a, "the ")
+	q.Focus = s.cellsOf(a, b)
 	q.Question = fmt.Sprintf(choose(rng, "Which object is %s %s?", "Which of these objects is %s %s?"), Directions[d], b.Name())
 	return setChoices(rng, q, a.Name(), pref, fb)
 }
@@ -334,6 +380,7 @@ func genWhatAt(s *Scene, rng *rand.Rand, q *Question) bool {
 	for _, n := range s.absentNames(o, "") {
 		fb = append(fb, article(n)+" "+n)
 	}
+	q.Focus = s.cellsOf(o)
 	q.Question = fmt.Sprintf(choose(rng, "What is in the %s?", "Which object is in the %s?"), o.Position())
 	return setChoices(rng, q, article(o.Color)+" "+o.Color+" "+o.Shape, fixArticles(pref), fb)
 }
@@ -356,6 +403,7 @@ func genSignRow(s *Scene, rng *rand.Rand, q *Question) bool {
 	for r := 0; r < s.Config.Grid; r++ {
 		rows = append(rows, ordinals[r]+" row")
 	}
+	q.Focus = s.signCells()
 	q.Question = choose(rng, "In which row is the sign?", "Which row is the sign in?")
 	return setChoices(rng, q, rows[s.Sign.Row], nil, rows)
 }
@@ -366,6 +414,7 @@ func genReadSign(s *Scene, rng *rand.Rand, q *Question) bool {
 	if s.Sign == nil {
 		return false
 	}
+	q.Focus = s.signCells()
 	q.Question = choose(rng, "What does the sign say?", "What is written on the sign?", "What text is on the sign?", "Read the text on the sign.")
 	q.Answer = s.Sign.Text
 	return true
@@ -376,6 +425,7 @@ func genSignChar(s *Scene, rng *rand.Rand, q *Question) bool {
 		return false
 	}
 	t := s.Sign.Text
+	q.Focus = s.signCells()
 	if rng.IntN(2) == 0 {
 		q.Question = "What is the first character on the sign?"
 		q.Answer = t[:1]
@@ -390,6 +440,7 @@ func genSignLength(s *Scene, rng *rand.Rand, q *Question) bool {
 	if s.Sign == nil {
 		return false
 	}
+	q.Focus = s.signCells()
 	q.Question = choose(rng, "How many characters are on the sign?", "How many letters and digits does the sign show?")
 	q.Answer = fmt.Sprint(len(s.Sign.Text))
 	return true
@@ -411,6 +462,7 @@ func genMoreThan(s *Scene, rng *rand.Rand, q *Question) bool {
 	}
 	na := s.count(func(o Object) bool { return o.Shape == a })
 	nb := s.count(func(o Object) bool { return o.Shape == b })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape == a || o.Shape == b })
 	q.Question = fmt.Sprintf("Are there more %s than %s?", plural(a), plural(b))
 	q.Answer = yesNo(na > nb)
 	return true
@@ -458,6 +510,7 @@ func genDigitSum(s *Scene, rng *rand.Rand, q *Question) bool {
 	for _, x := range d {
 		sum += x
 	}
+	q.Focus = s.signCells()
 	q.Question = choose(rng, "What is the sum of the digits on the sign?", "If you add up the digits on the sign, what do you get?")
 	return numberChoices(rng, q, sum, 0, false)
 }
@@ -475,6 +528,7 @@ func genSignPlus(s *Scene, rng *rand.Rand, q *Question) bool {
 		n = 10*n + int(r-'0')
 	}
 	k := 1 + rng.IntN(49)
+	q.Focus = s.signCells()
 	q.Question = fmt.Sprintf("What is the number on the sign plus %d?", k)
 	return numberChoices(rng, q, n+k, 0, true)
 }
@@ -482,6 +536,7 @@ func genSignPlus(s *Scene, rng *rand.Rand, q *Question) bool {
 func genNotColor(s *Scene, rng *rand.Rand, q *Question) bool {
 	c := s.randomObject(rng).Color
 	n := s.count(func(o Object) bool { return o.Color != c })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Color != c })
 	q.Question = fmt.Sprintf("How many objects are not %s?", c)
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -489,6 +544,7 @@ func genNotColor(s *Scene, rng *rand.Rand, q *Question) bool {
 func genRemoveShape(s *Scene, rng *rand.Rand, q *Question) bool {
 	sh := s.randomObject(rng).Shape
 	n := s.count(func(o Object) bool { return o.Shape != sh })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape != sh })
 	q.Question = fmt.Sprintf("If all the %s were removed, how many objects would remain?", plural(sh))
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -504,6 +560,7 @@ func genIsRel(s *Scene, rng *rand.Rand, q *Question) bool {
 	if !truth {
 		asked = (d + 1 + rng.IntN(len(Directions)-1)) % len(Directions)
 	}
+	q.Focus = s.cellsOf(a, b)
 	q.Question = fmt.Sprintf("Is %s %s %s?", a.Name(), Directions[asked], b.Name())
 	q.Answer = yesNo(truth)
 	return true
@@ -521,6 +578,7 @@ func genMixObjects(s *Scene, rng *rand.Rand, q *Question) bool {
 	if !ok {
 		return false
 	}
+	q.Focus = s.cellsOf(a, b)
 	q.Question = fmt.Sprintf("What colour do you get if you mix the colours of the %s and the %s?", a.Shape, b.Shape)
 	return setChoices(rng, q, mix, mixResults(), allColorWords())
 }
@@ -532,6 +590,7 @@ func genSumCounts(s *Scene, rng *rand.Rand, q *Question) bool {
 		return false
 	}
 	n := s.count(func(o Object) bool { return o.Shape == a || o.Shape == b })
+	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape == a || o.Shape == b })
 	q.Question = fmt.Sprintf("How many %s and %s are there in total?", plural(a), plural(b))
 	return numberChoices(rng, q, n, 0, false)
 }

@@ -53,6 +53,13 @@ type Question struct {
 	Attributes []string
 	// HasImage is false for language questions.
 	HasImage bool
+	// Focus lists the grid cells (row·Grid + column) whose content the
+	// answer depends on: the objects the question is about, the sign's two
+	// cells for sign questions; nil when no cell stands out (captions, the
+	// most common colour, an absent object). A training aid (supervised
+	// attention on the image, package testbed/train); not written to the
+	// benchmark file.
+	Focus []int
 }
 
 // MultipleChoice reports whether the question has options.

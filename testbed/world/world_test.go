@@ -622,3 +622,48 @@ func TestSignGlyphs(t *testing.T) {
 		t.Fatal("glyphs without a sign")
 	}
 }
+
+// TestFocus: every focus cell holds an object or the sign, without
+// repeats; single-object questions focus on one cell, sign questions on the
+// sign's two; captions have none.
+func TestFocus(t *testing.T) {
+	cfg := DefaultConfig()
+	rng := rand.New(rand.NewPCG(41, 42))
+	single := map[string]bool{"color-of": true, "shape-of": true, "size-of": true, "color-at": true, "where-is": true, "what-at": true}
+	seen := map[string]bool{}
+	for range 300 {
+		s := NewScene(rng, cfg)
+		occupied := map[int]bool{}
+		for _, o := range s.Objects {
+			occupied[o.Row*cfg.Grid+o.Col] = true
+		}
+		var sign map[int]bool
+		if s.Sign != nil {
+			c := s.Sign.Row*cfg.Grid + s.Sign.Col
+			sign = map[int]bool{c: true, c + 1: true}
+		}
+		for _, q := range s.Questions(rng) {
+			seen[q.Kind] = seen[q.Kind] || len(q.Focus) > 0
+			dup := map[int]bool{}
+			for _, c := range q.Focus {
+				if dup[c] || !(occupied[c] || sign[c]) {
+					t.Fatalf("%s %q: focus %v (objects %v, sign %v)", q.Kind, q.Question, q.Focus, occupied, sign)
+				}
+				dup[c] = true
+			}
+			switch {
+			case single[q.Kind] && len(q.Focus) != 1:
+				t.Errorf("%s: focus %v, want one cell", q.Kind, q.Focus)
+			case q.Category == Text && (len(q.Focus) != 2 || !sign[q.Focus[0]] || !sign[q.Focus[1]]):
+				t.Errorf("%s: focus %v, want the sign's cells", q.Kind, q.Focus)
+			case q.Category == CaptionCat && q.Focus != nil:
+				t.Errorf("caption with focus %v", q.Focus)
+			}
+		}
+	}
+	for _, k := range []string{"color-of", "count-shape", "relative", "read-sign", "digit-sum", "remove-shape"} {
+		if !seen[k] {
+			t.Errorf("no %s question with a focus", k)
+		}
+	}
+}
