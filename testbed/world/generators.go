@@ -246,8 +246,8 @@ func genCountShape(s *Scene, rng *rand.Rand, q *Question) bool {
 	if rng.IntN(10) < 7 {
 		sh = s.randomObject(rng).Shape
 	}
-	n := s.count(func(o Object) bool { return o.Shape == sh })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape == sh })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf(choose(rng, "How many %s are there?", "How many %s are in the image?", "Count the %s. How many are there?"), plural(sh))
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -257,8 +257,8 @@ func genCountColor(s *Scene, rng *rand.Rand, q *Question) bool {
 	if rng.IntN(10) < 7 {
 		c = s.randomObject(rng).Color
 	}
-	n := s.count(func(o Object) bool { return o.Color == c })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Color == c })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf(choose(rng, "How many %s objects are there?", "How many %s shapes are in the image?"), c)
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -271,8 +271,8 @@ func genCountAll(s *Scene, rng *rand.Rand, q *Question) bool {
 
 func genCountSize(s *Scene, rng *rand.Rand, q *Question) bool {
 	sz := Sizes[rng.IntN(2)]
-	n := s.count(func(o Object) bool { return o.Size == sz })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Size == sz })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf(choose(rng, "How many %s objects are there?", "How many %s shapes are in the image?"), sz)
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -280,13 +280,13 @@ func genCountSize(s *Scene, rng *rand.Rand, q *Question) bool {
 func genCountLine(s *Scene, rng *rand.Rand, q *Question) bool {
 	k := rng.IntN(s.Config.Grid)
 	if rng.IntN(2) == 0 {
-		n := s.count(func(o Object) bool { return o.Row == k })
 		q.Focus = s.cellsWhere(func(o Object) bool { return o.Row == k })
+		n := len(q.Focus)
 		q.Question = fmt.Sprintf("How many objects are in the %s row?", ordinals[k])
 		return numberChoices(rng, q, n, 0, false)
 	}
-	n := s.count(func(o Object) bool { return o.Col == k })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Col == k })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf("How many objects are in the %s column?", ordinals[k])
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -535,16 +535,16 @@ func genSignPlus(s *Scene, rng *rand.Rand, q *Question) bool {
 
 func genNotColor(s *Scene, rng *rand.Rand, q *Question) bool {
 	c := s.randomObject(rng).Color
-	n := s.count(func(o Object) bool { return o.Color != c })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Color != c })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf("How many objects are not %s?", c)
 	return numberChoices(rng, q, n, 0, false)
 }
 
 func genRemoveShape(s *Scene, rng *rand.Rand, q *Question) bool {
 	sh := s.randomObject(rng).Shape
-	n := s.count(func(o Object) bool { return o.Shape != sh })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape != sh })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf("If all the %s were removed, how many objects would remain?", plural(sh))
 	return numberChoices(rng, q, n, 0, false)
 }
@@ -589,8 +589,8 @@ func genSumCounts(s *Scene, rng *rand.Rand, q *Question) bool {
 	if a == b {
 		return false
 	}
-	n := s.count(func(o Object) bool { return o.Shape == a || o.Shape == b })
 	q.Focus = s.cellsWhere(func(o Object) bool { return o.Shape == a || o.Shape == b })
+	n := len(q.Focus)
 	q.Question = fmt.Sprintf("How many %s and %s are there in total?", plural(a), plural(b))
 	return numberChoices(rng, q, n, 0, false)
 }
