@@ -124,7 +124,6 @@ func (h *auxHead) load(path string) error {
 // holding the patch centre, and by the sign glyphs whose centre lies in it.
 func sceneLabels(s *world.Scene, side, patch int) []patchLabel {
 	cfg := s.Config
-	cell := cfg.Size / cfg.Grid
 	out := make([]patchLabel, side*side)
 	type occ struct{ color, shape, size int }
 	grid := make([]occ, cfg.Grid*cfg.Grid)
@@ -141,8 +140,7 @@ func sceneLabels(s *world.Scene, side, patch int) []patchLabel {
 	}
 	for pr := range side {
 		for pc := range side {
-			cy, cx := pr*patch+patch/2, pc*patch+patch/2
-			r, c := min(cy/cell, cfg.Grid-1), min(cx/cell, cfg.Grid-1)
+			r, c := patchCell(pr, pc, patch, cfg.Size, cfg.Grid)
 			g := grid[r*cfg.Grid+c]
 			out[pr*side+pc] = patchLabel{color: g.color, shape: g.shape, size: g.size, row: r, col: c}
 		}

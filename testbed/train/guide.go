@@ -36,16 +36,11 @@ const GuideHead = 0
 // option's line. ok is false when the sample is not multiple choice or its
 // tokens do not show the "\nX. option" layout (then it is not guided).
 func mcGuide(tok *tokenizer.Tokenizer, in *model.Input) (row int, keys []int, ok bool) {
-	a := -1
-	for t, l := range in.Labels {
-		if l != nn.IgnoreIndex {
-			a = t
-			break
-		}
-	}
-	if a < 1 {
+	rows := answerRows(in)
+	if len(rows) == 0 {
 		return 0, nil, false
 	}
+	a := rows[0] + 1 // the first answer token
 	letter := -1
 	ids := make([]int, len(world.Letters))
 	for k, l := range world.Letters {
@@ -124,25 +119,15 @@ func imageGuide(in *model.Input, imageToken int, focus []int, c *Config) (rows, 
 	if len(pos) != side*side+side*(side+1) {
 		return nil, nil, false
 	}
-	grid, cell := c.World.Grid, c.World.Size/c.World.Grid
-	in2 := make(map[int]bool, len(focus))
-	for _, f := range focus {
-		in2[f] = true
-	}
 	for pr := range side {
 		for pc := range side {
-			cy, cx := pr*c.PatchSize+c.PatchSize/2, pc*c.PatchSize+c.PatchSize/2
-			if !in2[min(cy/cell, grid-1)*grid+min(cx/cell, grid-1)] {
-				continue
+			r, col := patchCell(pr, pc, c.PatchSize, c.World.Size, c.World.Grid)
+			if slices.Contains(focus, r*c.World.Grid+col) {
+				keys = append(keys, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
 			}
-			keys = append(keys, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
 		}
 	}
-	for t := 1; t < len(in.Labels); t++ {
-		if in.Labels[t] != nn.IgnoreIndex {
-			rows = append(rows, t-1)
-		}
-	}
+	rows = answerRows(in)
 	if len(rows) > 1 {
 		rows = rows[:len(rows)-1] // the row predicting the end of turn
 	}
@@ -151,4 +136,25 @@ func imageGuide(in *model.Input, imageToken int, focus []int, c *Config) (rows, 
 	}
 	slices.Sort(keys)
 	return rows, keys, true
+}
+
+// answerRows are the rows whose next token is labelled (position t
+// predicts Labels[t+1]), in order.
+func answerRows(in *model.Input) []int {
+	var rows []int
+	for t := 1; t < len(in.Labels); t++ {
+		if in.Labels[t] != nn.IgnoreIndex {
+			rows = append(rows, t-1)
+		}
+	}
+	return rows
+}
+
+// patchCell is the grid cell (row, column) holding the centre of patch
+// (pr, pc) of an image of size pixels on a grid x grid layout; the
+// auxiliary labels and the image guide both place patches with it.
+func patchCell(pr, pc, patch, size, grid int) (row, col int) {
+	cell := size / grid
+	cy, cx := pr*patch+patch/2, pc*patch+patch/2
+	return min(cy/cell, grid-1), min(cx/cell, grid-1)
 }

@@ -119,7 +119,7 @@ func TestImageGuide(t *testing.T) {
 	H := c.TextHidden
 	// Equal up to float32 rounding: a BLAS may sum the two tiles' GEMM
 	// rows in different orders.
-	close := func(a, b []float32) bool {
+	near := func(a, b []float32) bool {
 		var d, n float64
 		for i := range a {
 			d = max(d, math.Abs(float64(a[i]-b[i])))
@@ -158,12 +158,12 @@ func TestImageGuide(t *testing.T) {
 		row := func(t int) []float32 { return h[t*H : (t+1)*H] }
 		for pr := range side {
 			nl := pos[side*side+pr*(side+1)+side]
-			if !close(row(nl), m.Newline.Value.Data) {
+			if !near(row(nl), m.Newline.Value.Data) {
 				t.Fatalf("sample %d: position %d is not image_newline", i, nl)
 			}
 			for pc := range side {
 				b, g := pos[pr*side+pc], pos[side*side+pr*(side+1)+pc]
-				if !close(row(b), row(g)) {
+				if !near(row(b), row(g)) {
 					t.Fatalf("sample %d: patch (%d,%d): base row %d differs from grid row %d", i, pr, pc, b, g)
 				}
 			}
