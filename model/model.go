@@ -105,6 +105,12 @@ type BackwardOptions struct {
 	// keys index the sample's positions); their gradients are added in the
 	// block's backward and each guide's loss is stored through its Loss.
 	AttnGuides func(sample, block int) []nn.AttnGuide
+	// NLLScale, if non-zero, multiplies the gradient of the answer-token
+	// loss (LossResult.Loss stays the mean NLL; the auxiliary objectives
+	// above keep their own weights):
+	// a sample standing for several examples, e.g. a conversation of
+	// several question turns, weighs as much as they would one by one.
+	NLLScale float32
 }
 
 // LossResult is the batch loss.

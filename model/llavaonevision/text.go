@@ -161,6 +161,9 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 	}
 	visionGrad := m.visionTracksGrad()
 	scale := float32(1 / float64(total))
+	if opts.NLLScale != 0 {
+		scale *= opts.NLLScale
+	}
 	var sum float64
 	H := m.Cfg.TextConfig.HiddenSize
 	for s, in := range batch {

@@ -115,6 +115,13 @@ type Config struct {
 	// second-to-last block's head 0 is taught to look at the image tokens
 	// of the objects or sign a question is about; 0: off.
 	ImageGuideWeight float64 `json:"image_guide_weight,omitempty"`
+	// QATurns, if above 1, makes every image-question sample a
+	// conversation of up to QATurns question turns about its image
+	// (world.Scene.FollowUps), and every language sample one of QATurns
+	// language questions, weighted as that many one-question samples. The
+	// image rows, three quarters of a one-question sample, are then paid
+	// once for several answers.
+	QATurns int `json:"qa_turns,omitempty"`
 }
 
 // batchAt is the number of samples of step.
@@ -158,20 +165,21 @@ var DefaultSizes = Sizes{
 
 // DefaultConfig is the testbed recipe: a 1200-step text phase of letter
 // drills only (batch 64, its own learning-rate cycle peaking at 1e-3), then
-// 8800 steps of the full mixture (batch 16, peak 1e-3), with mimetic Q/K
-// initialisation, supervised attention (on the option line of
-// multiple-choice samples and on the image tokens a question is about), the
+// 18800 steps of the full mixture (batch 16, peak 1e-3) in which image and
+// language questions come in conversations of up to 6 question turns, with
+// mimetic Q/K initialisation, supervised attention (on the option line of
+// multiple-choice answers and on the image tokens a question is about), the
 // auxiliary image head and the object curriculum.
 func DefaultConfig() Config {
 	return Config{
 		Sizes: DefaultSizes,
-		Seed:  1, Steps: 10000, Batch: 16,
+		Seed:  1, Steps: 20000, Batch: 16,
 		LR: 1e-3, MinLRFrac: 0.1, Warmup: 100,
 		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1,
 		FullConversationShare: 0.25,
-		EvalEvery:             200, HeldOut: 30, CheckpointEvery: 100, Patience: 0,
+		EvalEvery:             200, HeldOut: 60, CheckpointEvery: 100, Patience: 0,
 		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3, CurriculumSteps: 1000,
-		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3,
+		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3, QATurns: 6,
 		TextSteps: 1200, TextBatch: 64, TextLookupShare: 1, TextLR: 1e-3,
 		World: world.DefaultConfig(),
 	}
@@ -195,6 +203,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: guide weight %g, want >= 0", c.GuideWeight)
 	case c.ImageGuideWeight < 0 || math.IsNaN(c.ImageGuideWeight):
 		return fmt.Errorf("train config: image guide weight %g, want >= 0", c.ImageGuideWeight)
+	case c.QATurns < 0:
+		return fmt.Errorf("train config: qa turns %d, want >= 0", c.QATurns)
 	case c.ImageGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the image guide needs at least 2 decoder layers, have %d", s.TextLayers)
 	case c.TextLR < 0 || math.IsNaN(c.TextLR):

@@ -45,19 +45,37 @@ func sampleRNG(seed uint64, step, i int) *rand.Rand {
 // conversation turns a world sample into the model's messages: the user
 // turn (image first, then the prompt) and, with answer, the assistant's.
 func conversation(q world.Question, img *image.RGB, withAnswer bool) model.Sample {
-	var user chat.Message
-	var imgs []*image.RGB
-	if img != nil {
-		user = chat.Parts("user", chat.ImagePart(), chat.TextPart(q.Prompt()))
-		imgs = []*image.RGB{img}
-	} else {
-		user = chat.Parts("user", chat.TextPart(q.Prompt()))
-	}
-	msgs := []chat.Message{user}
 	if withAnswer {
-		msgs = append(msgs, chat.Parts("assistant", chat.TextPart(q.Target())))
+		return conversationTurns([]world.Question{q}, img)
+	}
+	user, imgs := userTurn(q, img)
+	return model.Sample{Messages: []chat.Message{user}, Images: imgs}
+}
+
+// conversationTurns is a conversation of one question-and-answer turn per
+// question, all about one image (shown in the first user turn).
+func conversationTurns(qs []world.Question, img *image.RGB) model.Sample {
+	var msgs []chat.Message
+	var imgs []*image.RGB
+	for i, q := range qs {
+		var user chat.Message
+		if i == 0 {
+			user, imgs = userTurn(q, img)
+		} else {
+			user = chat.Parts("user", chat.TextPart(q.Prompt()))
+		}
+		msgs = append(msgs, user, chat.Parts("assistant", chat.TextPart(q.Target())))
 	}
 	return model.Sample{Messages: msgs, Images: imgs}
+}
+
+// userTurn is the user message of q: the image first, if any, then the
+// prompt.
+func userTurn(q world.Question, img *image.RGB) (chat.Message, []*image.RGB) {
+	if img == nil {
+		return chat.Parts("user", chat.TextPart(q.Prompt())), nil
+	}
+	return chat.Parts("user", chat.ImagePart(), chat.TextPart(q.Prompt())), []*image.RGB{img}
 }
 
 // promptInput prepares the question with the generation prompt (no answer).
@@ -82,28 +100,51 @@ func appendAnswer(m *llavaonevision.Model, in *model.Input, answer string) (*mod
 	return in, start, nil
 }
 
+// example is a training sample as drawn: its scene (for the auxiliary
+// labels; nil for language questions) and the questions of its assistant
+// turns, in order (their focus for the image guide, their options for the
+// letter guide).
+type example struct {
+	Scene     *world.Scene
+	Questions []world.Question
+}
+
 // trainingInput draws sample i of step and prepares it: with probability
 // FullConversationShare the whole conversation as the chat template
-// renders it, else the generation prompt followed by the answer. The world
-// sample comes with it (its scene for the auxiliary labels, nil for
-// language questions; its question's focus for the image guide).
-func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, world.Sample, error) {
+// renders it, else the generation prompt followed by the answer. With
+// QATurns > 1, a question about an image is followed by up to QATurns-1
+// more about the same image (world.Scene.FollowUps), and a language
+// question by as many more language questions, one conversation rendered
+// whole; captions and letter drills stay single.
+func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
 	rng := sampleRNG(c.Seed, step, i)
 	s := world.TrainingSample(rng, c.worldAt(step))
+	ex := example{Scene: s.Scene, Questions: []world.Question{s.Question}}
 	var img *image.RGB
 	if s.Image != nil {
 		img = image.ToRGB(s.Image)
 	}
-	if rng.Float64() < c.FullConversationShare {
-		in, err := m.Prepare(conversation(s.Question, img, true), false)
-		return in, s, err
+	full := rng.Float64() < c.FullConversationShare
+	if c.QATurns > 1 {
+		switch {
+		case s.Scene != nil && s.Question.Category != world.CaptionCat:
+			ex.Questions = append(ex.Questions, s.Scene.FollowUps(rng, c.QATurns-1, s.Question)...)
+			full = true
+		case s.Question.Category == world.Language:
+			ex.Questions = append(ex.Questions, world.LanguageFollowUps(rng, c.QATurns-1, s.Question)...)
+			full = true
+		}
+	}
+	if full {
+		in, err := m.Prepare(conversationTurns(ex.Questions, img), false)
+		return in, ex, err
 	}
 	in, err := promptInput(m, s.Question, img)
 	if err != nil {
-		return nil, s, err
+		return nil, ex, err
 	}
 	in, _, err = appendAnswer(m, in, s.Question.Target())
-	return in, s, err
+	return in, ex, err
 }
 
 // corpus is the tokenizer's training text, deterministic from the seed.

@@ -31,12 +31,12 @@ import (
 // GuideHead is the query head of the last decoder block that is guided.
 const GuideHead = 0
 
-// mcGuide finds, in a prepared multiple-choice sample, the row whose next
-// token is the answer letter and the token positions of the correct
-// option's line. ok is false when the sample is not multiple choice or its
-// tokens do not show the "\nX. option" layout (then it is not guided).
-func mcGuide(tok *tokenizer.Tokenizer, in *model.Input) (row int, keys []int, ok bool) {
-	rows := answerRows(in)
+// mcGuide finds, in a prepared multiple-choice sample whose answer turn
+// has the given rows (answerTurns), the row whose next token is the answer
+// letter and the token positions of the correct option's line. ok is false
+// when the turn is not a multiple-choice answer or the tokens do not show
+// the "\nX. option" layout (then it is not guided).
+func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, keys []int, ok bool) {
 	if len(rows) == 0 {
 		return 0, nil, false
 	}
@@ -99,13 +99,14 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input) (row int, keys []int, ok
 // that is guided to the image.
 const ImageGuideHead = 0
 
-// imageGuide finds the answer rows of a prepared sample and the positions
+// imageGuide finds the rows of an answer turn (answerTurns) that are
+// guided — all but the one predicting the end of turn — and the positions
 // of the image tokens whose patch centre lies in one of the focus cells,
 // for the testbed's packing of one image: the base tile's side² rows, then
 // the grid tile (the same image, the image being one tile) row by row with
 // an image_newline after each row. ok is false without a focus or when the
 // image tokens are not laid out that way.
-func imageGuide(in *model.Input, imageToken int, focus []int, c *Config) (rows, keys []int, ok bool) {
+func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (rows, keys []int, ok bool) {
 	if len(focus) == 0 {
 		return nil, nil, false
 	}
@@ -127,7 +128,7 @@ func imageGuide(in *model.Input, imageToken int, focus []int, c *Config) (rows, 
 			}
 		}
 	}
-	rows = answerRows(in)
+	rows = turn
 	if len(rows) > 1 {
 		rows = rows[:len(rows)-1] // the row predicting the end of turn
 	}
@@ -148,6 +149,20 @@ func answerRows(in *model.Input) []int {
 		}
 	}
 	return rows
+}
+
+// answerTurns splits answerRows into the runs of consecutive rows, one per
+// assistant turn.
+func answerTurns(in *model.Input) [][]int {
+	var turns [][]int
+	for _, r := range answerRows(in) {
+		if n := len(turns); n > 0 && turns[n-1][len(turns[n-1])-1] == r-1 {
+			turns[n-1] = append(turns[n-1], r)
+			continue
+		}
+		turns = append(turns, []int{r})
+	}
+	return turns
 }
 
 // patchCell is the grid cell (row, column) holding the centre of patch

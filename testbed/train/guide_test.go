@@ -42,7 +42,7 @@ func TestMCGuide(t *testing.T) {
 			in.IDs[a] = id
 			in.Labels = append([]int(nil), in.Labels...)
 			in.Labels[a] = id
-			row, keys, ok := mcGuide(m.Tok, &in)
+			row, keys, ok := mcGuide(m.Tok, &in, answerTurns(&in)[0])
 			if !ok {
 				t.Fatalf("%s, answer %s: not guided", name, ans)
 			}
@@ -61,7 +61,7 @@ func TestMCGuide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := mcGuide(m.Tok, in); ok {
+	if _, _, ok := mcGuide(m.Tok, in, answerTurns(in)[0]); ok {
 		t.Error("open question guided")
 	}
 	// Every multiple-choice training sample of the world is guided.
@@ -76,33 +76,58 @@ func TestMCGuide(t *testing.T) {
 		if in, _, err = appendAnswer(m, in, s.Target()); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok := mcGuide(m.Tok, in); ok {
+		if _, _, ok := mcGuide(m.Tok, in, answerTurns(in)[0]); ok {
 			n++
 		}
 	}
 	if n != 200 {
 		t.Errorf("%d of 200 drills guided", n)
 	}
-	// And every multiple-choice training sample, with or without image.
-	mc, guided := 0, 0
-	for i := 0; i < 120; i++ {
-		s := world.TrainingSample(sampleRNG(c.Seed, 7, i), c.worldAt(7))
-		in, _, err := trainingInput(m, &c, 7, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, ok := mcGuide(m.Tok, in)
-		if s.Question.MultipleChoice() {
-			mc++
-			if ok {
-				guided++
+	// And every multiple-choice turn of the training samples, with or
+	// without image, one turn or several: each guided row predicts its own
+	// turn's letter and its keys are that turn's correct option.
+	for _, turns := range []int{1, 4} {
+		c.QATurns = turns
+		mc, guided, multi := 0, 0, 0
+		for i := 0; i < 120; i++ {
+			in, ex, err := trainingInput(m, &c, 7, i)
+			if err != nil {
+				t.Fatal(err)
 			}
-		} else if ok {
-			t.Errorf("sample %d (%s) is not multiple choice but guided", i, s.Question.Kind)
+			rows := answerTurns(in)
+			if len(rows) != len(ex.Questions) {
+				t.Fatalf("sample %d: %d answer turns, %d questions", i, len(rows), len(ex.Questions))
+			}
+			if len(rows) > 1 {
+				multi++
+			}
+			for k, q := range ex.Questions {
+				row, keys, ok := mcGuide(m.Tok, in, rows[k])
+				if !q.MultipleChoice() {
+					if ok {
+						t.Errorf("sample %d turn %d (%s) is not multiple choice but guided", i, k, q.Kind)
+					}
+					continue
+				}
+				mc++
+				if !ok {
+					continue
+				}
+				guided++
+				if got := m.Tok.Decode(in.IDs[row+1:row+2], false); got != q.Answer {
+					t.Errorf("sample %d turn %d: guided row predicts %q, answer %q", i, k, got, q.Answer)
+				}
+				if got, want := m.Tok.Decode(in.IDs[keys[0]:keys[len(keys)-1]+1], false), " "+q.Correct()+"\n"; got != want {
+					t.Errorf("sample %d turn %d: keys decode to %q, want %q", i, k, got, want)
+				}
+			}
 		}
-	}
-	if mc < 20 || guided != mc {
-		t.Errorf("%d of %d multiple-choice training samples guided", guided, mc)
+		if mc < 20 || guided != mc {
+			t.Errorf("%d turns: %d of %d multiple-choice turns guided", turns, guided, mc)
+		}
+		if turns > 1 && multi < 40 {
+			t.Errorf("%d turns: only %d of 120 samples have several", turns, multi)
+		}
 	}
 }
 
@@ -114,6 +139,7 @@ func TestMCGuide(t *testing.T) {
 func TestImageGuide(t *testing.T) {
 	c := tinyConfig()
 	c.TextLayers = 2
+	c.QATurns = 1 // TestImageGuideTurns has several
 	m := tinyModel(t, &c)
 	side := c.ImageSize / c.PatchSize
 	H := c.TextHidden
@@ -133,15 +159,16 @@ func TestImageGuide(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, ws.Question.Focus, &c)
-		if ws.Scene == nil || len(ws.Question.Focus) == 0 {
+		q := ws.Questions[0]
+		rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, answerTurns(in)[0], &c)
+		if ws.Scene == nil || len(q.Focus) == 0 {
 			if ok {
-				t.Fatalf("sample %d (%s): guided without a focus", i, ws.Question.Kind)
+				t.Fatalf("sample %d (%s): guided without a focus", i, q.Kind)
 			}
 			continue
 		}
 		if !ok {
-			t.Fatalf("sample %d (%s): focus %v not guided", i, ws.Question.Kind, ws.Question.Focus)
+			t.Fatalf("sample %d (%s): focus %v not guided", i, q.Kind, q.Focus)
 		}
 		checked++
 		hs, err := m.DecoderInputs([]*model.Input{in})
@@ -169,10 +196,10 @@ func TestImageGuide(t *testing.T) {
 			}
 		}
 		// side == grid here: one patch per cell, two tiles.
-		if side != c.World.Grid || len(keys) != 2*len(ws.Question.Focus) {
-			t.Fatalf("sample %d: %d keys for focus %v", i, len(keys), ws.Question.Focus)
+		if side != c.World.Grid || len(keys) != 2*len(q.Focus) {
+			t.Fatalf("sample %d: %d keys for focus %v", i, len(keys), q.Focus)
 		}
-		for _, f := range ws.Question.Focus {
+		for _, f := range q.Focus {
 			pr, pc := f/c.World.Grid, f%c.World.Grid
 			if !slices.Contains(keys, pos[pr*side+pc]) || !slices.Contains(keys, pos[side*side+pr*(side+1)+pc]) {
 				t.Fatalf("sample %d: focus cell %d missing from keys %v", i, f, keys)
@@ -188,11 +215,54 @@ func TestImageGuide(t *testing.T) {
 		if !slices.Equal(rows, want[:max(1, len(want)-1)]) {
 			t.Fatalf("sample %d: rows %v, labelled rows %v", i, rows, want)
 		}
-		if ws.Question.MultipleChoice() && len(rows) != 1 {
+		if q.MultipleChoice() && len(rows) != 1 {
 			t.Fatalf("sample %d: multiple choice with %d rows", i, len(rows))
 		}
 	}
 	if checked < 6 {
 		t.Fatalf("only %d samples with a focus", checked)
+	}
+}
+
+// TestImageGuideTurns: in a conversation of several questions each turn's
+// guided rows are its own answer rows (not the end of turn) and its keys
+// its own focus cells.
+func TestImageGuideTurns(t *testing.T) {
+	c := tinyConfig()
+	c.QATurns = 5
+	m := tinyModel(t, &c)
+	checked := 0
+	for i := 0; i < 40; i++ {
+		in, ex, err := trainingInput(m, &c, 5, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turns := answerTurns(in)
+		if ex.Scene == nil || len(turns) < 2 {
+			continue
+		}
+		for k, q := range ex.Questions {
+			rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[k], &c)
+			if len(q.Focus) == 0 {
+				if ok {
+					t.Fatalf("sample %d turn %d: guided without a focus", i, k)
+				}
+				continue
+			}
+			if !ok {
+				t.Fatalf("sample %d turn %d (%s): not guided", i, k, q.Kind)
+			}
+			checked++
+			if got := m.Tok.Decode(in.IDs[rows[0]+1:rows[len(rows)-1]+2], false); got != q.Target() {
+				t.Errorf("sample %d turn %d: rows predict %q, answer %q", i, k, got, q.Target())
+			}
+			_, want, _ := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[0], &c)
+			if !slices.Equal(keys, want) || len(keys) == 0 {
+				t.Errorf("sample %d turn %d: keys %v, want %v", i, k, keys, want)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d turns with a focus", checked)
 	}
 }

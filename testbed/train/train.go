@@ -18,7 +18,6 @@ import (
 	"mbq/nn"
 	"mbq/progress"
 	"mbq/tensor"
-	"mbq/testbed/world"
 )
 
 // Names inside the output directory.
@@ -392,7 +391,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 	rec := LossRecord{Step: step}
 	if len(s.replicas) == 0 {
 		batch := make([]*model.Input, B)
-		samples := make([]world.Sample, len(batch))
+		samples := make([]example, len(batch))
 		for i := range batch {
 			in, ws, err := trainingInput(s.m, c, step, i)
 			if err != nil {
@@ -429,7 +428,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 				lo, hi := w*B/W, (w+1)*B/W
 				nn.ZeroGrads(s.raux[w].params())
 				batch := make([]*model.Input, 0, hi-lo)
-				var samples []world.Sample
+				var samples []example
 				for i := lo; i < hi; i++ {
 					in, ws, err := trainingInput(r, c, step, i)
 					if err != nil {
@@ -513,7 +512,7 @@ type lossResult struct {
 // means. With aux, each sample with a scene adds AuxWeight times its
 // auxiliary loss (in token-mean mode AuxWeight/len(batch), the per-sample
 // share of a mean).
-func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []world.Sample) (*lossResult, error) {
+func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []example) (*lossResult, error) {
 	sum := &lossResult{}
 	// Guide losses are set during a backward and summed after it.
 	var guideLosses, imageLosses []*float64
@@ -526,39 +525,51 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		}
 		guideLosses, imageLosses = guideLosses[:0], imageLosses[:0]
 	}
-	var auxErr error // the hook cannot return one: kept for after LossAndGrad
+	var auxErr error // the hooks cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
 	// per is the weight of one sample's objectives: 1 when each sample's
 	// mean is backpropagated in turn, 1/len(batch) in token-mean mode.
+	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
 		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 {
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
-				in := batch[first+s]
-				switch {
-				case block == last && c.GuideWeight > 0:
-					row, keys, ok := mcGuide(m.Tok, in)
-					if !ok {
-						return nil
-					}
-					loss := new(float64)
-					guideLosses = append(guideLosses, loss)
-					return []nn.AttnGuide{{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss}}
-				case block == last-1 && c.ImageGuideWeight > 0:
-					rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, samples[first+s].Question.Focus, c)
-					if !ok {
-						return nil
-					}
-					w := float32(c.ImageGuideWeight) * per / float32(len(rows))
-					gs := make([]nn.AttnGuide, len(rows))
-					for i, r := range rows {
-						loss := new(float64)
-						imageLosses = append(imageLosses, loss)
-						gs[i] = nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys, Weight: w, Loss: loss}
-					}
-					return gs
+				in, ex := batch[first+s], samples[first+s]
+				if block != last && block != last-1 {
+					return nil
 				}
-				return nil
+				turns := answerTurns(in)
+				if len(turns) != len(ex.Questions) {
+					if auxErr == nil {
+						auxErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
+					}
+					return nil
+				}
+				var gs []nn.AttnGuide
+				for k, q := range ex.Questions {
+					switch {
+					case block == last && c.GuideWeight > 0 && q.MultipleChoice():
+						row, keys, ok := mcGuide(m.Tok, in, turns[k])
+						if !ok {
+							continue
+						}
+						loss := new(float64)
+						guideLosses = append(guideLosses, loss)
+						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
+					case block == last-1 && c.ImageGuideWeight > 0:
+						rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[k], c)
+						if !ok {
+							continue
+						}
+						w := float32(c.ImageGuideWeight) * per / float32(len(rows))
+						for _, r := range rows {
+							loss := new(float64)
+							imageLosses = append(imageLosses, loss)
+							gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys, Weight: w, Loss: loss})
+						}
+					}
+				}
+				return gs
 			}
 		}
 		if aux == nil {
@@ -595,7 +606,9 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		return sum, nil
 	}
 	for i, in := range batch {
-		res, err := m.LossAndGrad([]*model.Input{in}, opts(i, 1))
+		o := opts(i, 1)
+		o.NLLScale = float32(len(samples[i].Questions)) // a conversation of k turns weighs as k samples
+		res, err := m.LossAndGrad([]*model.Input{in}, o)
 		if err == nil {
 			err = auxErr
 		}

@@ -182,8 +182,9 @@ func TestLRSchedule(t *testing.T) {
 
 // TestSampleWeighting checks the default loss weighting: the batch loss and
 // gradient are the means of the per-sample ones (each sample's loss the mean
-// over its own answer tokens), with one worker and with two, and token
-// weighting differs from it.
+// over its own answer tokens, its gradient weighted by its number of
+// question turns), with one worker and with two, and token weighting
+// differs from it.
 func TestSampleWeighting(t *testing.T) {
 	c := tinyConfig()
 	c.Batch, c.Workers, c.ClipNorm = 4, 1, 0
@@ -197,13 +198,17 @@ func TestSampleWeighting(t *testing.T) {
 	for i := range params {
 		wantGrad[i] = make([]float32, len(params[i].Grad.Data))
 	}
+	multi := 0
 	for i := 0; i < c.Batch; i++ {
 		nn.ZeroGrads(params)
-		in, _, err := trainingInput(m, &c, 1, i)
+		in, ex, err := trainingInput(m, &c, 1, i)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := m.LossAndGrad([]*model.Input{in}, nil)
+		if len(ex.Questions) > 1 {
+			multi++
+		}
+		res, err := m.LossAndGrad([]*model.Input{in}, &model.BackwardOptions{NLLScale: float32(len(ex.Questions))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,6 +218,9 @@ func TestSampleWeighting(t *testing.T) {
 				wantGrad[k][j] += g / float32(c.Batch)
 			}
 		}
+	}
+	if multi == 0 {
+		t.Fatal("no sample of several question turns in the batch")
 	}
 	for _, workers := range []int{1, 2} {
 		cw := c

@@ -169,3 +169,47 @@ var lookupClasses = sync.OnceValue(func() [][]string {
 	}
 	return [][]string{Colors, Shapes, nums, countries, creatures}
 })
+
+// FollowUps draws up to n more questions about the scene for a
+// conversation of several question turns on one image (the image tokens, the
+// costly part of a sample, then serve every turn): each of a uniformly chosen
+// image category but caption, none whose prompt repeats an earlier turn's. It
+// returns fewer when the scene runs out of distinct questions (a few tries
+// per turn).
+func (s *Scene) FollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
+	seen := map[string]bool{}
+	for _, q := range asked {
+		seen[q.Prompt()] = true
+	}
+	var out []Question
+	for try := 0; len(out) < n && try < 4*n; try++ {
+		cat := imageCategories[rng.IntN(len(imageCategories)-1)] // all but caption
+		q, ok := s.Question(rng, cat)
+		if !ok || seen[q.Prompt()] {
+			continue
+		}
+		seen[q.Prompt()] = true
+		out = append(out, q)
+	}
+	return out
+}
+
+// LanguageFollowUps draws up to n more language-only questions for a
+// conversation of several question turns, none whose prompt repeats an
+// earlier turn's.
+func LanguageFollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
+	seen := map[string]bool{}
+	for _, q := range asked {
+		seen[q.Prompt()] = true
+	}
+	var out []Question
+	for try := 0; len(out) < n && try < 4*n; try++ {
+		q := LanguageQuestion(rng)
+		if seen[q.Prompt()] {
+			continue
+		}
+		seen[q.Prompt()] = true
+		out = append(out, q)
+	}
+	return out
+}

@@ -667,3 +667,65 @@ func TestFocus(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowUps: follow-up questions are image questions about the same
+// scene (answers checked by the oracle), never a caption, never a repeated
+// prompt, and the count asked for when the scene supports it.
+func TestFollowUps(t *testing.T) {
+	cfg := DefaultConfig()
+	full, cats := 0, map[string]bool{}
+	for i := range 300 {
+		rng := testRNG(uint64(2e6 + i))
+		s := newScene(rng, cfg, i%2 == 0)
+		first, ok := s.Question(rng, Counting)
+		if !ok {
+			t.Fatal("no counting question")
+		}
+		qs := s.FollowUps(rng, 5, first)
+		if len(qs) > 5 {
+			t.Fatalf("%d follow-ups, asked for 5", len(qs))
+		}
+		if len(qs) == 5 {
+			full++
+		}
+		seen := map[string]bool{first.Prompt(): true}
+		for _, q := range qs {
+			if q.Category == CaptionCat || !q.HasImage {
+				t.Fatalf("follow-up %+v", q)
+			}
+			if seen[q.Prompt()] {
+				t.Fatalf("scene %d: prompt %q asked twice", i, q.Prompt())
+			}
+			seen[q.Prompt()] = true
+			cats[q.Category] = true
+			if got, want := q.Correct(), oracle(t, s, q); got != want {
+				t.Fatalf("scene %+v: %s %q: answer %q, oracle %q", s.Objects, q.Kind, q.Question, got, want)
+			}
+		}
+	}
+	if full < 290 {
+		t.Errorf("only %d of 300 scenes gave 5 follow-ups", full)
+	}
+	if len(cats) != len(imageCategories)-1 {
+		t.Errorf("follow-up categories %v, want every image category but caption", cats)
+	}
+	// Language follow-ups: language questions, distinct prompts.
+	first := LanguageQuestion(testRNG(11))
+	lq := LanguageFollowUps(testRNG(12), 7, first)
+	if len(lq) != 7 {
+		t.Errorf("%d language follow-ups, want 7", len(lq))
+	}
+	seen := map[string]bool{first.Prompt(): true}
+	for _, q := range lq {
+		if q.Category != Language || q.HasImage || seen[q.Prompt()] {
+			t.Errorf("language follow-up %+v (repeated: %v)", q, seen[q.Prompt()])
+		}
+		seen[q.Prompt()] = true
+	}
+	// Deterministic.
+	a := newScene(testRNG(9), cfg, true).FollowUps(testRNG(10), 4)
+	b := newScene(testRNG(9), cfg, true).FollowUps(testRNG(10), 4)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Error("same seed, different follow-ups")
+	}
+}
