@@ -130,7 +130,7 @@ func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Inpu
 		case s.Scene != nil && s.Question.Category != world.CaptionCat:
 			ex.Questions = append(ex.Questions, s.Scene.FollowUps(rng, c.QATurns-1, s.Question)...)
 			full = true
-		case s.Question.Category == world.Language:
+		case s.Question.Category == world.Language && s.Question.Kind != world.LookupKind:
 			ex.Questions = append(ex.Questions, world.LanguageFollowUps(rng, c.QATurns-1, s.Question)...)
 			full = true
 		}

@@ -100,6 +100,9 @@ func TestMCGuide(t *testing.T) {
 			}
 			if len(rows) > 1 {
 				multi++
+				if k := ex.Questions[0]; k.Kind == world.LookupKind || k.Category == world.CaptionCat {
+					t.Errorf("sample %d: a %s sample with %d turns (drills and captions stay single)", i, k.Kind, len(rows))
+				}
 			}
 			for k, q := range ex.Questions {
 				row, keys, ok := mcGuide(m.Tok, in, rows[k])

@@ -148,7 +148,7 @@ func LookupQuestion(rng *rand.Rand) Question {
 	classes := lookupClasses()
 	words := classes[rng.IntN(len(classes))]
 	w := words[rng.IntN(len(words))]
-	q := Question{Category: Language, Kind: "lookup",
+	q := Question{Category: Language, Kind: LookupKind,
 		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?"}
 	setChoices(rng, &q, w, words, nil)
 	return q
@@ -169,6 +169,9 @@ var lookupClasses = sync.OnceValue(func() [][]string {
 	}
 	return [][]string{Colors, Shapes, nums, countries, creatures}
 })
+
+// LookupKind is the kind of the letter drill's questions (LookupQuestion).
+const LookupKind = "lookup"
 
 // FollowUps draws up to n more questions about the scene for a
 // conversation of several question turns on one image (the image tokens, the
