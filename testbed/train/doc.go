@@ -61,6 +61,11 @@
 //     Config.ImageGuideWeight). Content-addressed lookups like these sit on
 //     a long, seed-dependent plateau for this architecture at this data
 //     scale; with the guide the drill went from chance to 95% in 400 steps.
+//   - Conversations of several questions (Config.QATurns): an image
+//     question is followed by more about the same image, a language
+//     question by more language questions, each turn guided on its own and
+//     the sample's answer loss weighted by its number of turns, so the
+//     image rows are paid once for several answers.
 //
 // # Optimisation
 //
