@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"mbq/nn"
 	"mbq/safetensors"
@@ -27,11 +28,14 @@ import (
 // and z is split into softmax groups — the colour of the object the patch
 // belongs to (none, sign, 10 colours), its shape (none, sign, 8 shapes), its
 // size (none, small, large), the row and the column of its grid cell (so
-// that "in the second row" can be matched against the rows) — and 36
-// sigmoid outputs for the sign characters (A–Z, 0–9) whose glyph centre lies
-// in the patch. The per-patch loss is
+// that "in the second row" can be matched against the rows), and two
+// character slots (none, A–Z, 0–9): the sign character whose glyph centre
+// lies in the left half of the patch, and the one in its right half. The
+// glyph pitch (12 or 18 px) exceeds half a patch (8 px), so two glyphs of
+// one patch always fall in different halves, and reading the slots patch by
+// patch, left before right, spells the sign in order. The per-patch loss is
 //
-//	CE(colour) + CE(shape) + CE(size) + CE(row) + CE(col) + Σ_c BCE(z_c, y_c),
+//	CE(colour) + CE(shape) + CE(size) + CE(row) + CE(col) + CE(left char) + CE(right char),
 //
 // averaged over the sample's patch rows and weighted by Config.AuxWeight
 // against the sample's mean answer-token loss.
@@ -39,9 +43,9 @@ const (
 	auxColors = 2 + 10 // none, sign, world.Colors
 	auxShapes = 2 + 8  // none, sign, world.Shapes
 	auxSizes  = 3      // none, small, large
-	auxChars  = 36     // A–Z, 0–9
+	auxSlot   = 1 + 36 // none, A–Z, 0–9
 	auxGrid   = 8      // row and column of the cell (grids up to 8x8)
-	auxK      = auxColors + auxShapes + auxSizes + 2*auxGrid + auxChars
+	auxK      = auxColors + auxShapes + auxSizes + 2*auxGrid + 2*auxSlot
 	auxEps    = 1e-6
 	auxPrefix = "aux.image_attributes."
 )
@@ -51,8 +55,10 @@ const auxCharset = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 // patchLabel is what one patch shows.
 type patchLabel struct {
 	color, shape, size int
-	row, col           int   // grid cell
-	chars              []int // indices into auxCharset
+	row, col           int // grid cell
+	// left and right are the sign characters centred in the patch's left
+	// and right half: 0 for none, else 1 + their index in auxCharset.
+	left, right int
 }
 
 // auxHead is the linear read-out of the auxiliary objective.
@@ -147,18 +153,17 @@ func sceneLabels(s *world.Scene, side, patch int) []patchLabel {
 	}
 	if s.Sign != nil {
 		for k, b := range s.SignGlyphs() {
-			ci := -1
-			for j := range auxCharset {
-				if auxCharset[j] == s.Sign.Text[k] {
-					ci = j
-				}
-			}
+			ci := strings.IndexByte(auxCharset, s.Sign.Text[k])
 			if ci < 0 {
 				continue
 			}
 			cy, cx := (b.Min.Y+b.Max.Y)/2, (b.Min.X+b.Max.X)/2
 			p := &out[min(cy/patch, side-1)*side+min(cx/patch, side-1)]
-			p.chars = append(p.chars, ci)
+			if cx%patch < patch/2 {
+				p.left = 1 + ci
+			} else {
+				p.right = 1 + ci
+			}
 		}
 	}
 	return out
@@ -212,8 +217,9 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		lb := labels[r%n]
 		// Softmax groups.
 		cs := auxColors + auxShapes + auxSizes
+		ch := cs + 2*auxGrid
 		for _, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size},
-			{cs, auxGrid, lb.row}, {cs + auxGrid, auxGrid, lb.col}} {
+			{cs, auxGrid, lb.row}, {cs + auxGrid, auxGrid, lb.col}, {ch, auxSlot, lb.left}, {ch + auxSlot, auxSlot, lb.right}} {
 			off, size, y := g[0], g[1], g[2]
 			mx := math.Inf(-1)
 			for k := off; k < off+size; k++ {
@@ -232,20 +238,6 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 				}
 				dz[k] = float32(p) * scale
 			}
-		}
-		// Sigmoid characters.
-		off := cs + 2*auxGrid
-		for c := range auxChars {
-			y := 0.0
-			for _, ci := range lb.chars {
-				if ci == c {
-					y = 1
-				}
-			}
-			v := z[off+c]
-			// BCE with logits: max(v,0) - v·y + log(1+exp(-|v|)).
-			loss += math.Max(v, 0) - v*y + math.Log1p(math.Exp(-math.Abs(v)))
-			dz[off+c] = float32(1/(1+math.Exp(-v))-y) * scale
 		}
 		// Back through the head and the normalization.
 		for j := range du {

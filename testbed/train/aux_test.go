@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"mbq/tensor"
@@ -11,7 +12,8 @@ import (
 
 // TestSceneLabels: a hand-placed scene's patches get the attributes of the
 // cell holding their centre, the sign's cells "sign", and each glyph's
-// character lands in exactly one patch of the sign's row.
+// character lands in exactly one slot of one patch of the sign's row, so
+// that the slots read in order spell the sign.
 func TestSceneLabels(t *testing.T) {
 	cfg := world.DefaultConfig() // 128 px, 4x4 grid of 32 px
 	s := &world.Scene{Config: cfg,
@@ -38,10 +40,9 @@ func TestSceneLabels(t *testing.T) {
 	if l := at(4, 2); l.color != 2 || l.shape != 2 || l.size != 1 || l.row != 2 || l.col != 1 { // red small circle
 		t.Errorf("patch (4,2): %+v, want small red circle", l)
 	}
-	if l := at(0, 0); l.color != 0 || l.shape != 0 || l.size != 0 || l.chars != nil {
+	if l := at(0, 0); l.color != 0 || l.shape != 0 || l.size != 0 || l.left != 0 || l.right != 0 {
 		t.Errorf("empty patch: %+v", l)
 	}
-	var got []int
 	for pr := range side {
 		for pc := range side {
 			l := at(pr, pc)
@@ -50,21 +51,44 @@ func TestSceneLabels(t *testing.T) {
 					t.Errorf("sign patch (%d,%d): %+v", pr, pc, l)
 				}
 			}
-			if len(l.chars) > 0 && (pr < 6 || pc >= 4) {
-				t.Errorf("characters %v outside the sign at (%d,%d)", l.chars, pr, pc)
+			if (l.left != 0 || l.right != 0) && (pr < 6 || pc >= 4) {
+				t.Errorf("characters %d/%d outside the sign at (%d,%d)", l.left, l.right, pr, pc)
 			}
-			got = append(got, l.chars...)
 		}
 	}
-	want := map[int]bool{0: true, 1: true, 26 + 7: true}
-	if len(got) != 3 {
-		t.Fatalf("characters %v, want A, B, 7", got)
+	if got := readSlots(ls, side); got != "AB7" {
+		t.Errorf("slots read %q, want AB7", got)
 	}
-	for _, c := range got {
-		if !want[c] {
-			t.Fatalf("characters %v, want A, B, 7", got)
+	// Any sign: no two glyphs share a slot, the slots spell it.
+	rng := rand.New(rand.NewPCG(5, 6))
+	signs := 0
+	for signs < 300 {
+		sc := world.NewScene(rng, cfg)
+		if sc.Sign == nil {
+			continue
+		}
+		signs++
+		if got := readSlots(sceneLabels(sc, side, patch), side); got != sc.Sign.Text {
+			t.Fatalf("sign %+v: slots read %q", *sc.Sign, got)
 		}
 	}
+}
+
+// readSlots spells the character slots row by row, patch by patch, left
+// before right.
+func readSlots(ls []patchLabel, side int) string {
+	var b strings.Builder
+	for pr := range side {
+		for pc := range side {
+			l := ls[pr*side+pc]
+			for _, c := range []int{l.left, l.right} {
+				if c > 0 {
+					b.WriteByte(auxCharset[c-1])
+				}
+			}
+		}
+	}
+	return b.String()
 }
 
 // TestAuxGradFD: the auxiliary loss's gradients at the projector rows and
@@ -80,7 +104,7 @@ func TestAuxGradFD(t *testing.T) {
 	for i := range h.B.Value.Data {
 		h.B.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
 	}
-	labels := []patchLabel{{color: 3, shape: 4, size: 1, row: 2}, {color: 1, shape: 1, chars: []int{0, 35}, col: 7}, {}, {color: 11, shape: 9, size: 2, row: 7, col: 3}}
+	labels := []patchLabel{{color: 3, shape: 4, size: 1, row: 2}, {color: 1, shape: 1, left: 1, right: 36, col: 7}, {}, {color: 11, shape: 9, size: 2, row: 7, col: 3}}
 	proj := tensor.New(2*len(labels), H) // two tiles
 	for i := range proj.Data {
 		proj.Data[i] = float32(rng.NormFloat64()*2 + 0.5)

@@ -100,26 +100,18 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, ke
 const ImageGuideHead = 0
 
 // imageGuide finds the rows of an answer turn (answerTurns) that are
-// guided — all but the one predicting the end of turn — and the positions
-// of the image tokens whose patch centre lies in one of the focus cells,
-// for the testbed's packing of one image: the base tile's side² rows, then
-// the grid tile (the same image, the image being one tile) row by row with
-// an image_newline after each row. ok is false without a focus or when the
-// image tokens are not laid out that way.
+// guided (guidedRows) and the positions of the image tokens whose patch
+// centre lies in one of the focus cells (imagePositions). ok is false
+// without a focus or when the image tokens are not laid out that way.
 func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (rows, keys []int, ok bool) {
 	if len(focus) == 0 {
 		return nil, nil, false
 	}
-	var pos []int
-	for t, id := range in.IDs {
-		if id == imageToken {
-			pos = append(pos, t)
-		}
-	}
-	side := c.ImageSize / c.PatchSize
-	if len(pos) != side*side+side*(side+1) {
+	pos, ok := imagePositions(in, imageToken, c)
+	if !ok {
 		return nil, nil, false
 	}
+	side := c.ImageSize / c.PatchSize
 	for pr := range side {
 		for pc := range side {
 			r, col := patchCell(pr, pc, c.PatchSize, c.World.Size, c.World.Grid)
@@ -128,14 +120,83 @@ func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (
 			}
 		}
 	}
-	rows = turn
-	if len(rows) > 1 {
-		rows = rows[:len(rows)-1] // the row predicting the end of turn
-	}
+	rows = guidedRows(turn)
 	if len(keys) == 0 || len(rows) == 0 {
 		return nil, nil, false
 	}
 	slices.Sort(keys)
+	return rows, keys, true
+}
+
+// imagePositions are the positions of the image tokens of a sample with one
+// image, in the testbed's packing: the base tile's side² rows, then the grid
+// tile (the same image, the image being one tile) row by row with an
+// image_newline after each row. ok is false for any other layout.
+func imagePositions(in *model.Input, imageToken int, c *Config) ([]int, bool) {
+	var pos []int
+	for t, id := range in.IDs {
+		if id == imageToken {
+			pos = append(pos, t)
+		}
+	}
+	side := c.ImageSize / c.PatchSize
+	return pos, len(pos) == side*side+side*(side+1)
+}
+
+// guidedRows are the rows of an answer turn that the image guides teach:
+// all but the one predicting the end of turn (a one-row turn keeps it).
+func guidedRows(turn []int) []int {
+	if len(turn) > 1 {
+		return turn[:len(turn)-1]
+	}
+	return turn
+}
+
+// The reading guide. For a question answered by reading the sign
+// (world.Question.Glyphs), the image guide is made exact: the row that
+// predicts an answer token is taught to look at the image tokens of the
+// patches holding the glyph centres of the characters that token spells
+// (the patches whose character slots the auxiliary head labels with them),
+// so the sign is read glyph by glyph, in order, with the same loss and
+// weight as the image guide.
+
+// signGuide finds, for a reading question answered in turn, the guided rows
+// and for each its keys. ok is false when the question is not a reading
+// one, the scene has no sign, or the turn's tokens do not spell the answer.
+func signGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s *world.Scene, q world.Question, turn []int, c *Config) (rows []int, keys [][]int, ok bool) {
+	if len(q.Glyphs) == 0 || s == nil || s.Sign == nil {
+		return nil, nil, false
+	}
+	pos, ok := imagePositions(in, imageToken, c)
+	if !ok {
+		return nil, nil, false
+	}
+	glyphs := s.SignGlyphs()
+	side, patch := c.ImageSize/c.PatchSize, c.PatchSize
+	rows = guidedRows(turn)
+	var spelled strings.Builder
+	for _, r := range rows {
+		a := spelled.Len()
+		spelled.WriteString(tok.Decode(in.IDs[r+1:r+2], false))
+		if spelled.Len() > len(q.Answer) || spelled.String() != q.Answer[:spelled.Len()] {
+			return nil, nil, false
+		}
+		var ks []int
+		for _, g := range q.Glyphs[a:spelled.Len()] {
+			if g < 0 || g >= len(glyphs) {
+				return nil, nil, false
+			}
+			b := glyphs[g]
+			pr := min((b.Min.Y+b.Max.Y)/2/patch, side-1)
+			pc := min((b.Min.X+b.Max.X)/2/patch, side-1)
+			ks = append(ks, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
+		}
+		slices.Sort(ks)
+		keys = append(keys, slices.Compact(ks))
+	}
+	if spelled.String() != q.Answer || len(rows) == 0 {
+		return nil, nil, false
+	}
 	return rows, keys, true
 }
 

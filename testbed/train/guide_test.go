@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"mbq/model"
@@ -267,5 +268,79 @@ func TestImageGuideTurns(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("only %d turns with a focus", checked)
+	}
+}
+
+// TestSignGuide: for reading questions, in one-question samples and in
+// conversations, the guided rows' tokens spell the answer, and each row's
+// keys are image tokens (both tiles) of patches whose character slots hold
+// exactly the characters that row's token spells; other questions are not
+// guided this way.
+func TestSignGuide(t *testing.T) {
+	c := tinyConfig()
+	c.PatchSize = 16 // 8x8 patches: glyphs do not all share one patch
+	m := tinyModel(t, &c)
+	side := c.ImageSize / c.PatchSize
+	checked, other := 0, 0
+	for _, turns := range []int{1, 5} {
+		c.QATurns = turns
+		for i := 0; i < 400 && checked < 30*turns; i++ {
+			in, ex, err := trainingInput(m, &c, 9, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turnRows := answerTurns(in)
+			for k, q := range ex.Questions {
+				rows, keys, ok := signGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turnRows[k], &c)
+				if q.Glyphs == nil {
+					if ok {
+						t.Fatalf("sample %d: %s guided as reading", i, q.Kind)
+					}
+					other++
+					continue
+				}
+				if !ok {
+					t.Fatalf("sample %d turn %d: %s %q not guided", i, k, q.Kind, q.Answer)
+				}
+				checked++
+				labels := sceneLabels(ex.Scene, side, c.PatchSize)
+				pos, _ := imagePositions(in, m.Cfg.ImageTokenIndex, &c)
+				var spelled string
+				for j, r := range rows {
+					piece := m.Tok.Decode(in.IDs[r+1:r+2], false)
+					spelled += piece
+					var read []byte
+					for _, key := range keys[j] {
+						p := slices.Index(pos, key)
+						if p < 0 {
+							t.Fatalf("key %d is not an image token", key)
+						}
+						if p >= side*side { // grid tile: row-major with a newline per row
+							p -= side * side
+							p = p/(side+1)*side + p%(side+1)
+						}
+						for _, s := range []int{labels[p].left, labels[p].right} {
+							if s > 0 && strings.ContainsRune(piece, rune(auxCharset[s-1])) {
+								read = append(read, auxCharset[s-1])
+							}
+						}
+					}
+					if len(keys[j]) == 0 || len(keys[j])%2 != 0 {
+						t.Fatalf("sample %d: row %d keys %v (both tiles of each patch)", i, r, keys[j])
+					}
+					for _, ch := range []byte(piece) {
+						if !slices.Contains(read, ch) {
+							t.Fatalf("sample %d: token %q: its keys' patches show %q", i, piece, read)
+						}
+					}
+				}
+				if spelled != q.Answer {
+					t.Fatalf("sample %d: rows spell %q, answer %q", i, spelled, q.Answer)
+				}
+			}
+		}
+	}
+	if checked < 30 || other == 0 {
+		t.Fatalf("%d reading turns checked, %d others", checked, other)
 	}
 }

@@ -557,15 +557,24 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 						guideLosses = append(guideLosses, loss)
 						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
 					case block == last-1 && c.ImageGuideWeight > 0:
-						rows, keys, ok := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[k], c)
+						// The reading guide where it applies, else the focus cells.
+						rows, keys, ok := signGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c)
+						if !ok {
+							var focus []int
+							rows, focus, ok = imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[k], c)
+							keys = make([][]int, len(rows))
+							for i := range keys {
+								keys[i] = focus
+							}
+						}
 						if !ok {
 							continue
 						}
 						w := float32(c.ImageGuideWeight) * per / float32(len(rows))
-						for _, r := range rows {
+						for i, r := range rows {
 							loss := new(float64)
 							imageLosses = append(imageLosses, loss)
-							gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys, Weight: w, Loss: loss})
+							gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
 						}
 					}
 				}

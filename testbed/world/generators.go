@@ -417,6 +417,9 @@ func genReadSign(s *Scene, rng *rand.Rand, q *Question) bool {
 	q.Focus = s.signCells()
 	q.Question = choose(rng, "What does the sign say?", "What is written on the sign?", "What text is on the sign?", "Read the text on the sign.")
 	q.Answer = s.Sign.Text
+	for k := range len(q.Answer) {
+		q.Glyphs = append(q.Glyphs, k)
+	}
 	return true
 }
 
@@ -428,10 +431,10 @@ func genSignChar(s *Scene, rng *rand.Rand, q *Question) bool {
 	q.Focus = s.signCells()
 	if rng.IntN(2) == 0 {
 		q.Question = "What is the first character on the sign?"
-		q.Answer = t[:1]
+		q.Answer, q.Glyphs = t[:1], []int{0}
 	} else {
 		q.Question = "What is the last character on the sign?"
-		q.Answer = t[len(t)-1:]
+		q.Answer, q.Glyphs = t[len(t)-1:], []int{len(t) - 1}
 	}
 	return true
 }

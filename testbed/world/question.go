@@ -60,6 +60,11 @@ type Question struct {
 	// attention on the image, package testbed/train); not written to the
 	// benchmark file.
 	Focus []int
+	// Glyphs, for questions answered by reading the sign, gives for each
+	// byte of Answer the index of the sign character it reads
+	// (Scene.SignGlyphs); nil otherwise. A training aid like Focus; not
+	// written to the benchmark file.
+	Glyphs []int
 }
 
 // MultipleChoice reports whether the question has options.

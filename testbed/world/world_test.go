@@ -659,9 +659,21 @@ func TestFocus(t *testing.T) {
 			case q.Category == CaptionCat && q.Focus != nil:
 				t.Errorf("caption with focus %v", q.Focus)
 			}
+			// Glyphs: reading questions only, one per answer byte, each
+			// the sign character that byte reads.
+			reading := q.Kind == "read-sign" || q.Kind == "sign-char"
+			if reading != (q.Glyphs != nil) || reading && len(q.Glyphs) != len(q.Answer) {
+				t.Fatalf("%s %q: answer %q, glyphs %v", q.Kind, q.Question, q.Answer, q.Glyphs)
+			}
+			for i, g := range q.Glyphs {
+				seen["glyphs"] = true
+				if g < 0 || g >= len(s.Sign.Text) || s.Sign.Text[g] != q.Answer[i] {
+					t.Fatalf("%s: answer %q byte %d reads glyph %d of %q", q.Kind, q.Answer, i, g, s.Sign.Text)
+				}
+			}
 		}
 	}
-	for _, k := range []string{"color-of", "count-shape", "relative", "read-sign", "digit-sum", "remove-shape"} {
+	for _, k := range []string{"color-of", "count-shape", "relative", "read-sign", "digit-sum", "remove-shape", "glyphs"} {
 		if !seen[k] {
 			t.Errorf("no %s question with a focus", k)
 		}
