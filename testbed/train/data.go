@@ -115,7 +115,9 @@ type example struct {
 // QATurns > 1, a question about an image is followed by up to QATurns-1
 // more about the same image (world.Scene.FollowUps), and a language
 // question by as many more language questions, one conversation rendered
-// whole; captions and letter drills stay single.
+// whole; captions and letter drills stay single. Each multiple-choice
+// question is then asked open-ended with probability OpenShare
+// (world.Question.AsOpen).
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
 	rng := sampleRNG(c.Seed, step, i)
 	s := world.TrainingSample(rng, c.worldAt(step))
@@ -135,15 +137,25 @@ func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Inpu
 			full = true
 		}
 	}
+	if c.OpenShare > 0 {
+		for k, q := range ex.Questions {
+			if rng.Float64() < c.OpenShare {
+				if o, ok := q.AsOpen(); ok {
+					ex.Questions[k] = o
+				}
+			}
+		}
+	}
 	if full {
 		in, err := m.Prepare(conversationTurns(ex.Questions, img), false)
 		return in, ex, err
 	}
-	in, err := promptInput(m, s.Question, img)
+	q := ex.Questions[0]
+	in, err := promptInput(m, q, img)
 	if err != nil {
 		return nil, ex, err
 	}
-	in, _, err = appendAnswer(m, in, s.Question.Target())
+	in, _, err = appendAnswer(m, in, q.Target())
 	return in, ex, err
 }
 

@@ -344,3 +344,37 @@ func TestSignGuide(t *testing.T) {
 		t.Fatalf("%d reading turns checked, %d others", checked, other)
 	}
 }
+
+// TestOpenShare: with OpenShare 1 every multiple-choice question that has
+// an open form is asked open-ended, its correct option the labelled answer;
+// with 0 none is.
+func TestOpenShare(t *testing.T) {
+	c := tinyConfig()
+	m := tinyModel(t, &c)
+	for _, share := range []float64{0, 1} {
+		c.OpenShare = share
+		open, mc := 0, 0
+		for i := 0; i < 80; i++ {
+			in, ex, err := trainingInput(m, &c, 11, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns := answerTurns(in)
+			for k, q := range ex.Questions {
+				if got := m.Tok.Decode(in.IDs[turns[k][0]+1:turns[k][len(turns[k])-1]+1], false); got != q.Target() {
+					t.Fatalf("sample %d turn %d: labelled answer %q, question's %q", i, k, got, q.Target())
+				}
+				_, canOpen := q.AsOpen()
+				switch {
+				case q.MultipleChoice() && canOpen:
+					mc++
+				case !q.MultipleChoice() && q.Category != world.CaptionCat:
+					open++
+				}
+			}
+		}
+		if share == 1 && mc != 0 || share == 0 && mc == 0 || open == 0 {
+			t.Errorf("open share %g: %d multiple-choice questions with an open form, %d open", share, mc, open)
+		}
+	}
+}

@@ -84,6 +84,24 @@ func (q Question) Correct() string {
 	return q.Answer
 }
 
+// openAmbiguous are the multiple-choice kinds whose answer is unique only
+// among the options ("Which of these objects is left of the star?").
+var openAmbiguous = map[string]bool{"which-rel": true, "relative": true, LookupKind: true}
+
+// AsOpen returns the multiple-choice question q asked open-ended: no
+// options, the correct option's text as the answer. Training uses it to
+// supervise the answer's content directly, apart from its letter. ok is
+// false for open questions and for the kinds whose answer is unique only
+// among the options.
+func (q Question) AsOpen() (Question, bool) {
+	if !q.MultipleChoice() || openAmbiguous[q.Kind] {
+		return q, false
+	}
+	o := q
+	o.Answer, o.Options = q.Correct(), nil
+	return o, o.Answer != ""
+}
+
 // Prompt is the text the model sees after the image placeholder (if any):
 //
 //	Question

@@ -741,3 +741,36 @@ func TestFollowUps(t *testing.T) {
 		t.Error("same seed, different follow-ups")
 	}
 }
+
+// TestAsOpen: every multiple-choice kind but the ambiguous ones has an
+// open form whose answer is the correct option; open questions have none.
+func TestAsOpen(t *testing.T) {
+	cfg := DefaultConfig()
+	rng := testRNG(77)
+	opened := map[string]bool{}
+	for range 400 {
+		s := newScene(rng, cfg, true)
+		qs := append(s.Questions(rng), LanguageQuestion(rng), LookupQuestion(rng))
+		for _, q := range qs {
+			o, ok := q.AsOpen()
+			switch {
+			case !q.MultipleChoice() || q.Kind == "which-rel" || q.Kind == "relative" || q.Kind == LookupKind:
+				if ok {
+					t.Fatalf("%s (options %v) has an open form", q.Kind, q.Options)
+				}
+			case !ok:
+				t.Fatalf("%s %q: no open form", q.Kind, q.Question)
+			default:
+				opened[q.Kind] = true
+				if o.MultipleChoice() || o.Answer != q.Correct() || o.Question != q.Question || !strings.HasSuffix(o.Prompt(), OpenSuffix) {
+					t.Fatalf("%s: open form %+v of %+v", q.Kind, o, q)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"color-of", "shape-of", "count-shape", "where-is", "capital"} {
+		if !opened[k] {
+			t.Errorf("no open form of %s seen", k)
+		}
+	}
+}
