@@ -43,7 +43,7 @@ func TrainingSample(rng *rand.Rand, cfg Config) Sample {
 	case r < cfg.CaptionShare+cfg.LanguageShare+cfg.LookupShare:
 		q = LookupQuestion(rng)
 	default:
-		cat := imageCategories[rng.IntN(len(imageCategories)-1)] // all but caption
+		cat := questionCategory(rng)
 		for {
 			s = newScene(rng, cfg, cat == Text)
 			var ok bool
@@ -73,7 +73,7 @@ func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 		case r < cfg.CaptionShare+cfg.LanguageShare:
 			q = LanguageQuestion(rng)
 		default:
-			cat := imageCategories[rng.IntN(len(imageCategories)-1)]
+			cat := questionCategory(rng)
 			for {
 				var ok bool
 				if q, ok = newScene(rng, cfg, cat == Text).Question(rng, cat); ok {
@@ -173,42 +173,40 @@ var lookupClasses = sync.OnceValue(func() [][]string {
 // LookupKind is the kind of the letter drill's questions (LookupQuestion).
 const LookupKind = "lookup"
 
+// questionCategory draws an image category for a question: any but
+// caption, uniformly.
+func questionCategory(rng *rand.Rand) string {
+	return imageCategories[rng.IntN(len(imageCategories)-1)] // caption is last
+}
+
 // FollowUps draws up to n more questions about the scene for a
 // conversation of several question turns on one image (the image tokens, the
-// costly part of a sample, then serve every turn): each of a uniformly chosen
-// image category but caption, none whose prompt repeats an earlier turn's. It
+// costly part of a sample, then serve every turn): each of a category drawn
+// by questionCategory, none whose prompt repeats an earlier turn's. It
 // returns fewer when the scene runs out of distinct questions (a few tries
 // per turn).
 func (s *Scene) FollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
-	seen := map[string]bool{}
-	for _, q := range asked {
-		seen[q.Prompt()] = true
-	}
-	var out []Question
-	for try := 0; len(out) < n && try < 4*n; try++ {
-		cat := imageCategories[rng.IntN(len(imageCategories)-1)] // all but caption
-		q, ok := s.Question(rng, cat)
-		if !ok || seen[q.Prompt()] {
-			continue
-		}
-		seen[q.Prompt()] = true
-		out = append(out, q)
-	}
-	return out
+	return distinctQuestions(n, asked, func() (Question, bool) { return s.Question(rng, questionCategory(rng)) })
 }
 
 // LanguageFollowUps draws up to n more language-only questions for a
 // conversation of several question turns, none whose prompt repeats an
 // earlier turn's.
 func LanguageFollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
+	return distinctQuestions(n, asked, func() (Question, bool) { return LanguageQuestion(rng), true })
+}
+
+// distinctQuestions calls draw until it has n questions whose prompts differ
+// from each other and from asked's, or 4n calls have been made.
+func distinctQuestions(n int, asked []Question, draw func() (Question, bool)) []Question {
 	seen := map[string]bool{}
 	for _, q := range asked {
 		seen[q.Prompt()] = true
 	}
 	var out []Question
 	for try := 0; len(out) < n && try < 4*n; try++ {
-		q := LanguageQuestion(rng)
-		if seen[q.Prompt()] {
+		q, ok := draw()
+		if !ok || seen[q.Prompt()] {
 			continue
 		}
 		seen[q.Prompt()] = true
