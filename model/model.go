@@ -107,9 +107,9 @@ type BackwardOptions struct {
 	AttnGuides func(sample, block int) []nn.AttnGuide
 	// NLLScale, if non-zero, multiplies the gradient of the answer-token
 	// loss (LossResult.Loss stays the mean NLL; the auxiliary objectives
-	// above keep their own weights):
-	// a sample standing for several examples, e.g. a conversation of
-	// several question turns, weighs as much as they would one by one.
+	// above keep their own weights), so that a sample standing for several
+	// examples — a conversation of several question turns — weighs as much
+	// as they would one by one.
 	NLLScale float32
 }
 

@@ -157,9 +157,9 @@ func sceneLabels(s *world.Scene, side, patch int) []patchLabel {
 			if ci < 0 {
 				continue
 			}
-			cy, cx := (b.Min.Y+b.Max.Y)/2, (b.Min.X+b.Max.X)/2
-			p := &out[min(cy/patch, side-1)*side+min(cx/patch, side-1)]
-			if cx%patch < patch/2 {
+			pr, pc := glyphPatch(b, patch, side)
+			p := &out[pr*side+pc]
+			if cx := (b.Min.X + b.Max.X) / 2; cx%patch < patch/2 {
 				p.left = 1 + ci
 			} else {
 				p.right = 1 + ci

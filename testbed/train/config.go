@@ -174,8 +174,9 @@ var DefaultSizes = Sizes{
 // DefaultConfig is the testbed recipe: a 1200-step text phase of letter
 // drills only (batch 64, its own learning-rate cycle peaking at 1e-3), then
 // 18800 steps of the full mixture (batch 16, peak 1e-3) in which image and
-// language questions come in conversations of up to 6 question turns, with
-// mimetic Q/K initialisation, supervised attention (on the option line of
+// language questions come in conversations of up to 6 question turns and
+// 30% of multiple-choice questions are asked open-ended, with mimetic Q/K
+// initialisation, supervised attention (on the option line of
 // multiple-choice answers and on the image tokens a question is about), the
 // auxiliary image head and the object curriculum.
 func DefaultConfig() Config {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"image"
 	"slices"
 	"strings"
 
@@ -116,7 +117,7 @@ func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (
 		for pc := range side {
 			r, col := patchCell(pr, pc, c.PatchSize, c.World.Size, c.World.Grid)
 			if slices.Contains(focus, r*c.World.Grid+col) {
-				keys = append(keys, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
+				keys = append(keys, patchTokens(pos, side, pr, pc)...)
 			}
 		}
 	}
@@ -141,6 +142,12 @@ func imagePositions(in *model.Input, imageToken int, c *Config) ([]int, bool) {
 	}
 	side := c.ImageSize / c.PatchSize
 	return pos, len(pos) == side*side+side*(side+1)
+}
+
+// patchTokens are the positions of patch (pr, pc) in both tiles, given
+// imagePositions' pos.
+func patchTokens(pos []int, side, pr, pc int) []int {
+	return []int{pos[pr*side+pc], pos[side*side+pr*(side+1)+pc]}
 }
 
 // guidedRows are the rows of an answer turn that the image guides teach:
@@ -172,13 +179,13 @@ func signGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s *wor
 		return nil, nil, false
 	}
 	glyphs := s.SignGlyphs()
-	side, patch := c.ImageSize/c.PatchSize, c.PatchSize
+	side := c.ImageSize / c.PatchSize
 	rows = guidedRows(turn)
 	var spelled strings.Builder
 	for _, r := range rows {
 		a := spelled.Len()
 		spelled.WriteString(tok.Decode(in.IDs[r+1:r+2], false))
-		if spelled.Len() > len(q.Answer) || spelled.String() != q.Answer[:spelled.Len()] {
+		if !strings.HasPrefix(q.Answer, spelled.String()) {
 			return nil, nil, false
 		}
 		var ks []int
@@ -186,16 +193,32 @@ func signGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s *wor
 			if g < 0 || g >= len(glyphs) {
 				return nil, nil, false
 			}
-			b := glyphs[g]
-			pr := min((b.Min.Y+b.Max.Y)/2/patch, side-1)
-			pc := min((b.Min.X+b.Max.X)/2/patch, side-1)
-			ks = append(ks, pos[pr*side+pc], pos[side*side+pr*(side+1)+pc])
+			pr, pc := glyphPatch(glyphs[g], c.PatchSize, side)
+			ks = append(ks, patchTokens(pos, side, pr, pc)...)
 		}
 		slices.Sort(ks)
 		keys = append(keys, slices.Compact(ks))
 	}
 	if spelled.String() != q.Answer || len(rows) == 0 {
 		return nil, nil, false
+	}
+	return rows, keys, true
+}
+
+// turnImageGuide is the image guide of one answer turn: the reading guide
+// (signGuide) where it applies, else every guided row on the focus cells
+// (imageGuide). keys[i] belongs to rows[i].
+func turnImageGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s *world.Scene, q world.Question, turn []int, c *Config) (rows []int, keys [][]int, ok bool) {
+	if rows, keys, ok := signGuide(tok, in, imageToken, s, q, turn, c); ok {
+		return rows, keys, true
+	}
+	rows, focus, ok := imageGuide(in, imageToken, q.Focus, turn, c)
+	if !ok {
+		return nil, nil, false
+	}
+	keys = make([][]int, len(rows))
+	for i := range keys {
+		keys[i] = focus
 	}
 	return rows, keys, true
 }
@@ -224,6 +247,14 @@ func answerTurns(in *model.Input) [][]int {
 		turns = append(turns, []int{r})
 	}
 	return turns
+}
+
+// glyphPatch is the patch (row, column) of a tile of side x side patches
+// holding the centre of glyph box b; the auxiliary labels and the reading
+// guide both place glyphs with it.
+func glyphPatch(b image.Rectangle, patch, side int) (pr, pc int) {
+	cy, cx := (b.Min.Y+b.Max.Y)/2, (b.Min.X+b.Max.X)/2
+	return min(cy/patch, side-1), min(cx/patch, side-1)
 }
 
 // patchCell is the grid cell (row, column) holding the centre of patch

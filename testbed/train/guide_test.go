@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -263,6 +264,23 @@ func TestImageGuideTurns(t *testing.T) {
 			_, want, _ := imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[0], &c)
 			if !slices.Equal(keys, want) || len(keys) == 0 {
 				t.Errorf("sample %d turn %d: keys %v, want %v", i, k, keys, want)
+			}
+			// turnImageGuide: the reading guide for reading questions,
+			// else these rows and keys.
+			trows, tkeys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], &c)
+			srows, skeys, reading := signGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], &c)
+			if !ok || reading && (!slices.Equal(trows, srows) || fmt.Sprint(tkeys) != fmt.Sprint(skeys)) {
+				t.Errorf("sample %d turn %d: turnImageGuide %v %v, reading guide %v %v", i, k, trows, tkeys, srows, skeys)
+			}
+			if !reading {
+				if !slices.Equal(trows, rows) || len(tkeys) != len(rows) {
+					t.Errorf("sample %d turn %d: turnImageGuide rows %v, want %v", i, k, trows, rows)
+				}
+				for _, tk := range tkeys {
+					if !slices.Equal(tk, keys) {
+						t.Errorf("sample %d turn %d: turnImageGuide keys %v, want %v", i, k, tk, keys)
+					}
+				}
 			}
 		}
 	}

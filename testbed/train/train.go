@@ -525,7 +525,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		}
 		guideLosses, imageLosses = guideLosses[:0], imageLosses[:0]
 	}
-	var auxErr error // the hooks cannot return one: kept for after LossAndGrad
+	var hookErr error // the hooks cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
 	// per is the weight of one sample's objectives: 1 when each sample's
 	// mean is backpropagated in turn, 1/len(batch) in token-mean mode.
@@ -540,8 +540,8 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 				}
 				turns := answerTurns(in)
 				if len(turns) != len(ex.Questions) {
-					if auxErr == nil {
-						auxErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
+					if hookErr == nil {
+						hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
 					}
 					return nil
 				}
@@ -557,16 +557,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 						guideLosses = append(guideLosses, loss)
 						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
 					case block == last-1 && c.ImageGuideWeight > 0:
-						// The reading guide where it applies, else the focus cells.
-						rows, keys, ok := signGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c)
-						if !ok {
-							var focus []int
-							rows, focus, ok = imageGuide(in, m.Cfg.ImageTokenIndex, q.Focus, turns[k], c)
-							keys = make([][]int, len(rows))
-							for i := range keys {
-								keys[i] = focus
-							}
-						}
+						rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c)
 						if !ok {
 							continue
 						}
@@ -588,12 +579,12 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		weight := float32(c.AuxWeight) * per
 		o.ProjectorGrad = func(s int, proj *tensor.Tensor) *tensor.Tensor {
 			sc := samples[first+s].Scene
-			if sc == nil || auxErr != nil {
+			if sc == nil || hookErr != nil {
 				return nil
 			}
 			l, d, err := aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight)
 			if err != nil {
-				auxErr = fmt.Errorf("sample %d: %w", first+s, err)
+				hookErr = fmt.Errorf("sample %d: %w", first+s, err)
 				return nil
 			}
 			sum.aux += l
@@ -604,7 +595,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	if c.TokenMean {
 		res, err := m.LossAndGrad(batch, opts(0, 1/float32(len(batch))))
 		if err == nil {
-			err = auxErr
+			err = hookErr
 		}
 		if err != nil {
 			return nil, err
@@ -619,7 +610,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		o.NLLScale = float32(len(samples[i].Questions)) // a conversation of k turns weighs as k samples
 		res, err := m.LossAndGrad([]*model.Input{in}, o)
 		if err == nil {
-			err = auxErr
+			err = hookErr
 		}
 		if err != nil {
 			return nil, err
