@@ -56,6 +56,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	textLR := fs.Float64("text-lr", d.TextLR, "peak learning rate of a cycle of its own for the text-only phase; the main schedule restarts after it (0: one schedule over all steps)")
 	guide := fs.Float64("guide-weight", d.GuideWeight, "weight of the supervised-attention loss that teaches the last block's head 0 to look at the correct option of multiple-choice samples (0: off)")
 	imageGuide := fs.Float64("image-guide-weight", d.ImageGuideWeight, "weight of the supervised-attention loss that teaches the second-to-last block's head 0 to look at the image tokens of the objects a question is about (0: off)")
+	refGuide := fs.Float64("referent-guide-weight", d.ReferentGuideWeight, "weight of the supervised-attention loss that teaches the third-to-last block's heads 0 and 2 to look at the words an image question refers to its objects by (0: off)")
 	qaTurns := fs.Int("qa-turns", d.QATurns, "question turns per image- or language-question conversation (1: one question per sample)")
 	openShare := fs.Float64("open-share", d.OpenShare, "probability that a multiple-choice training question is asked open-ended, its correct option the answer")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
@@ -78,6 +79,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
+	cfg.ReferentGuideWeight = *refGuide
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

@@ -115,6 +115,11 @@ type Config struct {
 	// second-to-last block's head 0 is taught to look at the image tokens
 	// of the objects or sign a question is about; 0: off.
 	ImageGuideWeight float64 `json:"image_guide_weight,omitempty"`
+	// ReferentGuideWeight weights the referent guide (guide.go): the
+	// third-to-last decoder block's heads ReferentGuideHeads are taught to
+	// look, at every answer row of an image question, at the words the
+	// question refers to its objects by. 0 turns it off.
+	ReferentGuideWeight float64 `json:"referent_guide_weight,omitempty"`
 	// QATurns, if above 1, makes every image-question sample a
 	// conversation of up to QATurns question turns about its image
 	// (world.Scene.FollowUps), and every language sample one of QATurns
@@ -216,6 +221,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: open share %g, want 0..1", c.OpenShare)
 	case c.QATurns < 0:
 		return fmt.Errorf("train config: qa turns %d, want >= 0", c.QATurns)
+	case c.ReferentGuideWeight < 0 || math.IsNaN(c.ReferentGuideWeight):
+		return fmt.Errorf("train config: referent guide weight %g, want >= 0", c.ReferentGuideWeight)
+	case c.ReferentGuideWeight > 0 && (s.TextLayers < 3 || s.Heads < 3):
+		return fmt.Errorf("train config: the referent guide needs at least 3 decoder layers and 3 query heads, have %d and %d", s.TextLayers, s.Heads)
 	case c.ImageGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the image guide needs at least 2 decoder layers, have %d", s.TextLayers)
 	case c.TextLR < 0 || math.IsNaN(c.TextLR):

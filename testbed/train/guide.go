@@ -265,3 +265,129 @@ func patchCell(pr, pc, patch, size, grid int) (row, col int) {
 	cy, cx := pr*patch+patch/2, pc*patch+patch/2
 	return min(cy/cell, grid-1), min(cx/cell, grid-1)
 }
+
+// The referent guide. The image guide's query at an answer row must already
+// know what the question refers to ("the large star", "the object in the
+// second row, third column"), and those words sit in the question, dozens
+// of tokens back and after earlier turns of the conversation. For every
+// image question whose text names colours, shapes, sizes or grid positions,
+// query heads ReferentGuideHeads of the third-to-last decoder block are
+// taught, at each guided answer row, to look at those words of the current
+// question: the first head at the row reference (its ordinal and "row"),
+// the second at the column reference, both at the attribute words, so the
+// two heads together carry the referent with its row/column order,
+//
+//	L_ref = -ReferentGuideWeight/(H·|rows|) · Σ_rows Σ_h log Σ_{j ∈ words_h} P_h[row, j]
+//
+// over the H (1 or 2) heads that have words.
+
+// ReferentGuideHeads are the query heads of the third-to-last decoder block
+// guided to the row and to the column reference; they use different
+// key/value heads under the testbed's grouped-query attention (4 query, 2
+// key/value heads).
+var ReferentGuideHeads = [2]int{0, 2}
+
+// referentSpans are the byte spans [start, end) of the referent words of a
+// question, for the row head (spans[0]) and the column head (spans[1]):
+// colours, shapes (singular or plural) and sizes go to both; an ordinal
+// followed by "row" goes, with that word, to the row head; one followed by
+// "column", with it, to the column head; any other ordinal to both.
+func referentSpans(question string) (spans [2][][2]int) {
+	type word struct {
+		s, e int
+		w    string
+	}
+	var words []word
+	for i := 0; i < len(question); {
+		if !isLetter(question[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(question) && isLetter(question[j]) {
+			j++
+		}
+		words = append(words, word{i, j, strings.ToLower(question[i:j])})
+		i = j
+	}
+	both := func(w word) {
+		spans[0] = append(spans[0], [2]int{w.s, w.e})
+		spans[1] = append(spans[1], [2]int{w.s, w.e})
+	}
+	for i, w := range words {
+		switch {
+		case world.IsAttributeWord(w.w):
+			both(w)
+		case world.IsOrdinal(w.w):
+			next := ""
+			if i+1 < len(words) {
+				next = words[i+1].w
+			}
+			switch next {
+			case "row":
+				spans[0] = append(spans[0], [2]int{w.s, w.e}, [2]int{words[i+1].s, words[i+1].e})
+			case "column":
+				spans[1] = append(spans[1], [2]int{w.s, w.e}, [2]int{words[i+1].s, words[i+1].e})
+			default:
+				both(w)
+			}
+		}
+	}
+	return spans
+}
+
+func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
+
+// referentGuide finds, for an image question answered in turn, the guided
+// rows and the positions of the question's referent words for each of the
+// two heads (referentSpans): the question's tokens are found as the last
+// run of tok.Encode(q.Question) before the turn (its last token matched as
+// a prefix), and a token is a key of a
+// head when its bytes overlap one of that head's spans. ok is false for a
+// question without an image or without referent words, or when the
+// question's tokens are not found. A head without referent words (the
+// column head of "the second row") has no keys and is not guided.
+func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, turn []int) (rows []int, keys [2][]int, ok bool) {
+	if !q.HasImage || len(turn) == 0 {
+		return nil, keys, false
+	}
+	spans := referentSpans(q.Question)
+	if len(spans[0]) == 0 && len(spans[1]) == 0 {
+		return nil, keys, false
+	}
+	// The question's last token may merge with what follows it in the
+	// prompt (byte-level BPE joins "?" and "\n"): match it as a prefix.
+	qids := tok.Encode(q.Question)
+	n := len(qids)
+	if n == 0 {
+		return nil, keys, false
+	}
+	lastText := tok.Decode(qids[n-1:], false)
+	p := -1
+	for t := turn[0] - n; t >= 0; t-- {
+		if slices.Equal(in.IDs[t:t+n-1], qids[:n-1]) && strings.HasPrefix(tok.Decode(in.IDs[t+n-1:t+n], false), lastText) {
+			p = t
+			break
+		}
+	}
+	if p < 0 {
+		return nil, keys, false
+	}
+	off := 0
+	for j, id := range qids {
+		end := off + len(tok.Decode([]int{id}, false))
+		for h := range spans {
+			for _, sp := range spans[h] {
+				if off < sp[1] && sp[0] < end {
+					keys[h] = append(keys[h], p+j)
+					break
+				}
+			}
+		}
+		off = end
+	}
+	if len(keys[0]) == 0 && len(keys[1]) == 0 {
+		return nil, [2][]int{}, false
+	}
+	return guidedRows(turn), keys, true
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mbq/model"
+	"mbq/nn"
 	"mbq/testbed/world"
 )
 
@@ -393,6 +394,173 @@ func TestOpenShare(t *testing.T) {
 		}
 		if share == 1 && mc != 0 || share == 0 && mc == 0 || open == 0 {
 			t.Errorf("open share %g: %d multiple-choice questions with an open form, %d open", share, mc, open)
+		}
+	}
+}
+
+// TestReferentSpans: hand-worked questions; each head's spans as words.
+func TestReferentSpans(t *testing.T) {
+	words := func(q string, sp [][2]int) string {
+		var w []string
+		for _, s := range sp {
+			w = append(w, q[s[0]:s[1]])
+		}
+		return strings.Join(w, " ")
+	}
+	for _, tc := range []struct{ q, row, col string }{
+		{"What colour is the large star in the second row, third column?", "large star second row", "large star third column"},
+		{"How many triangles are there?", "triangles", "triangles"},
+		{"Which shape is the red object?", "red", "red"},
+		{"Is the blue circle left of the small cross?", "blue circle small cross", "blue circle small cross"},
+		{"Which colour is the shape in the fourth row, first column?", "fourth row", "first column"},
+		{"What does the sign say?", "", ""},
+		{"Rows: Second row?", "Second row", ""},
+	} {
+		sp := referentSpans(tc.q)
+		if got := words(tc.q, sp[0]); got != tc.row {
+			t.Errorf("%q: row head %q, want %q", tc.q, got, tc.row)
+		}
+		if got := words(tc.q, sp[1]); got != tc.col {
+			t.Errorf("%q: column head %q, want %q", tc.q, got, tc.col)
+		}
+	}
+}
+
+// TestReferentGuide: in conversations of one and of several turns, every
+// image question with referent words is guided at its own answer rows,
+// each head's keys are tokens of that turn's question (after the previous
+// turn's answer) and spell exactly the head's referent words; language
+// questions are not guided.
+func TestReferentGuide(t *testing.T) {
+	c := tinyConfig()
+	m := tinyModel(t, &c)
+	checked, positional := 0, 0
+	for _, turns := range []int{1, 5} {
+		c.QATurns = turns
+		for i := 0; i < 60; i++ {
+			in, ex, err := trainingInput(m, &c, 11, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turnRows := answerTurns(in)
+			for k, q := range ex.Questions {
+				rows, keys, ok := referentGuide(m.Tok, in, q, turnRows[k])
+				sp := referentSpans(q.Question)
+				if !q.HasImage || len(sp[0])+len(sp[1]) == 0 {
+					if ok {
+						t.Fatalf("sample %d turn %d: %s %q guided", i, k, q.Kind, q.Question)
+					}
+					continue
+				}
+				if !ok {
+					t.Fatalf("sample %d turn %d: %s %q not guided", i, k, q.Kind, q.Question)
+				}
+				checked++
+				if !slices.Equal(rows, guidedRows(turnRows[k])) {
+					t.Fatalf("sample %d turn %d: rows %v, want %v", i, k, rows, guidedRows(turnRows[k]))
+				}
+				lo := 0
+				if k > 0 {
+					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
+				}
+				for h := range keys {
+					var got, want []string
+					for _, key := range keys[h] {
+						if key <= lo || key >= turnRows[k][0] {
+							t.Fatalf("sample %d turn %d head %d: key %d outside the question (%d, %d)", i, k, h, key, lo, turnRows[k][0])
+						}
+						got = append(got, strings.ToLower(strings.TrimSpace(m.Tok.Decode(in.IDs[key:key+1], false))))
+					}
+					for _, s := range sp[h] {
+						want = append(want, strings.ToLower(q.Question[s[0]:s[1]]))
+					}
+					// Tokens may split a word or carry its leading space:
+					// compare the letters.
+					if g, w := strings.Join(got, ""), strings.Join(want, ""); g != w {
+						t.Fatalf("sample %d turn %d head %d: %q: keys spell %q, want %q", i, k, h, q.Question, g, w)
+					}
+				}
+				if !slices.Equal(keys[0], keys[1]) {
+					positional++
+				}
+			}
+		}
+	}
+	if checked < 40 || positional < 5 {
+		t.Fatalf("checked %d guided questions, %d with a row/column reference", checked, positional)
+	}
+}
+
+// TestReferentGuideGradients: the referent guide changes only the
+// attention probabilities of the third-to-last block: the answer loss and
+// every gradient of the later blocks and of that block's value path are
+// unchanged, its query and key projections get extra gradient, and its
+// loss is reported.
+func TestReferentGuideGradients(t *testing.T) {
+	c := tinyConfig()
+	c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
+	c.GuideWeight, c.ImageGuideWeight, c.AuxWeight = 0, 0, 0
+	c.QATurns = 3
+	m := tinyModel(t, &c)
+	var batch []*model.Input
+	var exs []example
+	for i := range 6 {
+		in, ex, err := trainingInput(m, &c, 2, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, exs = append(batch, in), append(exs, ex)
+	}
+	params := m.Params()
+	run := func(w float64) (*lossResult, map[string][]float32) {
+		cw := c
+		cw.ReferentGuideWeight = w
+		if err := cw.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		nn.ZeroGrads(params)
+		res, err := lossAndGrad(m, batch, &cw, nil, exs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := map[string][]float32{}
+		for _, p := range params {
+			g[p.Name] = slices.Clone(p.Grad.Data)
+		}
+		return res, g
+	}
+	off, g0 := run(0)
+	on, g1 := run(0.5)
+	if off.refGuide != 0 || on.refGuide <= 0 {
+		t.Fatalf("referent guide loss off %g, on %g", off.refGuide, on.refGuide)
+	}
+	if on.Loss != off.Loss {
+		t.Fatalf("answer loss %g with the guide, %g without", on.Loss, off.Loss)
+	}
+	changed := map[string]bool{}
+	for name, a := range g0 {
+		if !slices.Equal(a, g1[name]) {
+			changed[name] = true
+		}
+	}
+	for name := range changed {
+		// Three blocks: the guided one is block 0. (The vision tower's
+		// gradients change too: the guide moves mass off the image keys.)
+		if !strings.HasPrefix(name, "language_model.") {
+			continue
+		}
+		if strings.Contains(name, "layers.1.") || strings.Contains(name, "layers.2.") || strings.Contains(name, "layers.0.self_attn.v_proj") ||
+			strings.Contains(name, "layers.0.mlp") || strings.Contains(name, "layers.0.self_attn.o_proj") {
+			t.Errorf("%s: gradient changed by the referent guide", name)
+		}
+	}
+	for _, want := range []string{"layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight"} {
+		found := false
+		for name := range changed {
+			found = found || strings.HasSuffix(name, want)
+		}
+		if !found {
+			t.Errorf("%s: gradient not changed by the referent guide (changed: %v)", want, changed)
 		}
 	}
 }

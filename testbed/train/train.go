@@ -63,6 +63,8 @@ type LossRecord struct {
 	GuideLoss float64 `json:"guide_loss,omitempty"`
 	// ImageGuideLoss is the batch mean of the weighted image-guide loss.
 	ImageGuideLoss float64 `json:"image_guide_loss,omitempty"`
+	// ReferentGuideLoss is the batch mean of the weighted referent-guide loss.
+	ReferentGuideLoss float64 `json:"referent_guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -249,6 +251,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if cfg.ImageGuideWeight > 0 {
 			extra += fmt.Sprintf(" image guide %.3f", rec.ImageGuideLoss)
 		}
+		if cfg.ReferentGuideWeight > 0 {
+			extra += fmt.Sprintf(" referent guide %.3f", rec.ReferentGuideLoss)
+		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
 
@@ -406,6 +411,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		}
 		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
 		rec.GuideLoss, rec.ImageGuideLoss = res.guide/float64(len(batch)), res.imageGuide/float64(len(batch))
+		rec.ReferentGuideLoss = res.refGuide / float64(len(batch))
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -468,6 +474,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			rec.AuxLoss += o.res.aux / float64(B)
 			rec.GuideLoss += o.res.guide / float64(B)
 			rec.ImageGuideLoss += o.res.imageGuide / float64(B)
+			rec.ReferentGuideLoss += o.res.refGuide / float64(B)
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -502,7 +509,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 // samples of the weighted auxiliary loss.
 type lossResult struct {
 	model.LossResult
-	aux, guide, imageGuide float64
+	aux, guide, imageGuide, refGuide float64
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -515,7 +522,7 @@ type lossResult struct {
 func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []example) (*lossResult, error) {
 	sum := &lossResult{}
 	// Guide losses are set during a backward and summed after it.
-	var guideLosses, imageLosses []*float64
+	var guideLosses, imageLosses, refLosses []*float64
 	addGuides := func(f float64) {
 		for _, l := range guideLosses {
 			sum.guide += f * *l
@@ -523,7 +530,10 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		for _, l := range imageLosses {
 			sum.imageGuide += f * *l
 		}
-		guideLosses, imageLosses = guideLosses[:0], imageLosses[:0]
+		for _, l := range refLosses {
+			sum.refGuide += f * *l
+		}
+		guideLosses, imageLosses, refLosses = guideLosses[:0], imageLosses[:0], refLosses[:0]
 	}
 	var hookErr error // the hooks cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
@@ -532,10 +542,10 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 {
+		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 {
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
-				if block != last && block != last-1 {
+				if block != last && block != last-1 && block != last-2 {
 					return nil
 				}
 				turns := answerTurns(in)
@@ -566,6 +576,28 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 							loss := new(float64)
 							imageLosses = append(imageLosses, loss)
 							gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
+						}
+					case block == last-2 && c.ReferentGuideWeight > 0:
+						rows, keys, ok := referentGuide(m.Tok, in, q, turns[k])
+						if !ok {
+							continue
+						}
+						heads := 0
+						for _, k := range keys {
+							if len(k) > 0 {
+								heads++
+							}
+						}
+						w := float32(c.ReferentGuideWeight) * per / float32(len(rows)*heads)
+						for _, r := range rows {
+							for h, head := range ReferentGuideHeads {
+								if len(keys[h]) == 0 {
+									continue
+								}
+								loss := new(float64)
+								refLosses = append(refLosses, loss)
+								gs = append(gs, nn.AttnGuide{Head: head, Row: r, Keys: keys[h], Weight: w, Loss: loss})
+							}
 						}
 					}
 				}

@@ -2,6 +2,7 @@ package world
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -124,3 +125,21 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// IsAttributeWord reports whether w (lower case) names a colour, a shape
+// (singular or plural) or a size: the words a question refers to objects by.
+func IsAttributeWord(w string) bool {
+	if slices.Contains(Colors, w) || slices.Contains(Sizes, w) {
+		return true
+	}
+	for _, s := range Shapes {
+		if w == s || w == plural(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsOrdinal reports whether w (lower case) is one of the ordinals that name
+// grid rows and columns.
+func IsOrdinal(w string) bool { return slices.Contains(ordinals, w) }
