@@ -48,6 +48,8 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	kvHeads := fs.Int("kv-heads", d.KVHeads, "decoder key/value heads")
 	untied := fs.Bool("untied", !d.Tied, "store a separate lm_head instead of tying it to the embeddings")
 	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
+	auxBalance := fs.Bool("aux-balance", d.AuxBalance, "weigh, in each attribute group of the auxiliary objective, the patches that show something as much as the background")
+	textVision := fs.Int("text-vision-batch", d.TextVisionBatch, "scenes per text-phase step on which the vision tower and projector learn the auxiliary objective alone (0: none)")
 	curriculum := fs.Int("curriculum", d.CurriculumSteps, "steps over which the scenes' maximum object count ramps up to the world's (0: none)")
 	mimetic := fs.Float64("mimetic-qk", d.MimeticQK, "std of the mimetic query/key initialisation of the decoder (0: plain N(0, 0.02²))")
 	textSteps := fs.Int("text-steps", d.TextSteps, "first steps on text only (language questions and letter drills)")
@@ -79,7 +81,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
-	cfg.ReferentGuideWeight = *refGuide
+	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

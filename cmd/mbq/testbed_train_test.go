@@ -12,7 +12,7 @@ import (
 var tinyTrainFlags = []string{"--steps", "2", "--batch", "2", "--text-steps", "1", "--text-batch", "3", "--eval-every", "1", "--held-out", "1",
 	"--corpus", "200", "--vocab", "400", "--patch", "32",
 	"--vision-hidden", "32", "--vision-intermediate", "64", "--vision-layers", "1", "--vision-heads", "2",
-	"--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2", "--kv-heads", "1"}
+	"--hidden", "32", "--intermediate", "64", "--layers", "3", "--heads", "4", "--kv-heads", "2", "--text-vision-batch", "4"}
 
 func TestTestbedTrain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")

@@ -809,3 +809,78 @@ func TestNLLScale(t *testing.T) {
 		t.Fatal("no gradient at all")
 	}
 }
+
+// TestProjectorLossAndGradFD: the vision-only backward gives, for the
+// objective Σ⟨G, proj⟩, the vision and projector gradients of central
+// finite differences, leaves the decoder's gradients zero, and reports a
+// gradient of the wrong size.
+func TestProjectorLossAndGradFD(t *testing.T) {
+	m := tinyModel(t, 11, TinyOptions{Std: 0.3})
+	in, err := m.Prepare(captionSample(testImage(29, 40, 5), "What is it?", "A red star."), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := in.Images
+	rng := rand.New(rand.NewPCG(5, 6))
+	var G *tensor.Tensor
+	objective := func() float64 {
+		var l float64
+		if err := m.ProjectorLossAndGrad(imgs, func(proj *tensor.Tensor) (*tensor.Tensor, error) {
+			for i, v := range proj.Data {
+				l += float64(v) * float64(G.Data[i])
+			}
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	ps := m.Params()
+	nn.AllocGrads(ps)
+	if err := m.ProjectorLossAndGrad(imgs, func(proj *tensor.Tensor) (*tensor.Tensor, error) {
+		// A few rows only: a float32 sum over the whole output would
+		// drown the finite differences in rounding.
+		G = tensor.New(proj.Shape...)
+		H := proj.Shape[1]
+		for _, r := range []int{0, 5, proj.Shape[0] - 1} {
+			for j := range H {
+				G.Data[r*H+j] = float32(rng.NormFloat64())
+			}
+		}
+		return G, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var num2, den2 float64
+	checked := 0
+	for _, p := range ps {
+		vision := strings.Contains(p.Name, "vision_tower") || strings.Contains(p.Name, "multi_modal_projector")
+		if !vision {
+			for _, g := range p.Grad.Data {
+				if g != 0 {
+					t.Fatalf("%s: gradient %g from a vision-only objective", p.Name, g)
+				}
+			}
+			continue
+		}
+		if strings.Contains(p.Name, "post_layernorm") {
+			continue
+		}
+		for range 2 {
+			i := rng.IntN(len(p.Value.Data))
+			num := fdEntry(p.Value.Data, i, objective)
+			a := float64(p.Grad.Data[i])
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+			checked++
+		}
+	}
+	rel := math.Sqrt(num2 / den2)
+	t.Logf("%d entries, relative error %.2e", checked, rel)
+	if checked == 0 || rel > 1e-3 {
+		t.Errorf("relative error %g over %d entries", rel, checked)
+	}
+	if err := m.ProjectorLossAndGrad(imgs, func(*tensor.Tensor) (*tensor.Tensor, error) { return tensor.New(1, 1), nil }); err == nil || !strings.Contains(err.Error(), "projector gradient") {
+		t.Fatalf("wrong-size gradient: err %v", err)
+	}
+}

@@ -404,3 +404,26 @@ func (m *Model) visionBackward(st *visionState, dPacked, extra *tensor.Tensor) {
 		}
 	}
 }
+
+// ProjectorLossAndGrad runs only the vision tower and the projector on imgs
+// and backpropagates, into the allocated gradients of the vision and
+// projector parameters, the gradient grad returns for the projector output
+// proj ([Σ tiles·tokens per tile, text hidden], image by image, tile by
+// tile); grad returning nil backpropagates nothing. It serves objectives
+// defined on the image features alone (the testbed trainer's auxiliary
+// objective) without the cost of the decoder.
+func (m *Model) ProjectorLossAndGrad(imgs []model.ImageInput, grad func(proj *tensor.Tensor) (*tensor.Tensor, error)) error {
+	st, err := m.visionForward(imgs)
+	if err != nil {
+		return err
+	}
+	d, err := grad(st.proj)
+	if err != nil || d == nil {
+		return err
+	}
+	if len(d.Data) != len(st.proj.Data) {
+		return fmt.Errorf("projector gradient: %v values for a projector output of shape %v", len(d.Data), st.proj.Shape)
+	}
+	m.visionBackward(st, tensor.New(st.packed.Shape...), d)
+	return nil
+}

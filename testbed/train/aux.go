@@ -39,6 +39,15 @@ import (
 //
 // averaged over the sample's patch rows and weighted by Config.AuxWeight
 // against the sample's mean answer-token loss.
+//
+// Balanced (Config.AuxBalance), each group with a "none" class weighs its
+// labelled patches as a group of their own: with n_g the patches of a tile
+// whose label in group g is not none, a labelled patch's CE(g) counts
+// 1/(tiles·n_g) and a none patch's 1/rows, so the few glyph and object
+// patches are not outweighed by the background (row and column have no
+// none class and keep 1/rows). Unbalanced, the sign's characters were
+// measured at chance (1.9% of glyph slots read right on unseen scenes after
+// 3700 steps) while colours, sizes and cells were read at 97–100%.
 const (
 	auxColors = 2 + 10 // none, sign, world.Colors
 	auxShapes = 2 + 8  // none, sign, world.Shapes
@@ -182,11 +191,32 @@ func index(list []string, s string) int {
 // projector output proj ([tiles·n, hidden], every tile labelled by labels),
 // accumulates the head's gradients (times weight) and returns the loss and
 // the gradient at proj (times weight).
-func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight float32) (float64, *tensor.Tensor, error) {
+func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight float32, balanced bool) (float64, *tensor.Tensor, error) {
 	rows, H := proj.Rows(), proj.Shape[1]
 	n := len(labels)
 	if n == 0 || rows%n != 0 {
 		return 0, nil, fmt.Errorf("auxiliary loss: %d projector rows for %d patch labels per tile", rows, n)
+	}
+	// rel[g] is the weight of a labelled patch in group g relative to 1/rows
+	// (balanced: rows/(tiles·n_g) = n/n_g); none patches always weigh 1.
+	var rel [7]float64
+	for g := range rel {
+		rel[g] = 1
+	}
+	if balanced {
+		var cnt [7]int
+		for _, lb := range labels {
+			for g, y := range [7]int{lb.color, lb.shape, lb.size, 0, 0, lb.left, lb.right} {
+				if y > 0 {
+					cnt[g]++
+				}
+			}
+		}
+		for g, c := range cnt {
+			if c > 0 {
+				rel[g] = float64(n) / float64(c)
+			}
+		}
 	}
 	dx := tensor.New(proj.Shape...)
 	u := make([]float32, H)
@@ -218,9 +248,13 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		// Softmax groups.
 		cs := auxColors + auxShapes + auxSizes
 		ch := cs + 2*auxGrid
-		for _, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size},
+		for gi, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size},
 			{cs, auxGrid, lb.row}, {cs + auxGrid, auxGrid, lb.col}, {ch, auxSlot, lb.left}, {ch + auxSlot, auxSlot, lb.right}} {
 			off, size, y := g[0], g[1], g[2]
+			w := 1.0
+			if y > 0 {
+				w = rel[gi]
+			}
 			mx := math.Inf(-1)
 			for k := off; k < off+size; k++ {
 				mx = math.Max(mx, z[k])
@@ -230,13 +264,13 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 				se += math.Exp(z[k] - mx)
 			}
 			lse := mx + math.Log(se)
-			loss += lse - z[off+y]
+			loss += (lse - z[off+y]) * w
 			for k := off; k < off+size; k++ {
 				p := math.Exp(z[k] - lse)
 				if k == off+y {
 					p--
 				}
-				dz[k] = float32(p) * scale
+				dz[k] = float32(p*w) * scale
 			}
 		}
 		// Back through the head and the normalization.

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -95,6 +96,12 @@ func readSlots(ls []patchLabel, side int) string {
 // at the head's weights match central finite differences (float64 sums,
 // so a small step is exact enough).
 func TestAuxGradFD(t *testing.T) {
+	for _, balanced := range []bool{false, true} {
+		t.Run(fmt.Sprint("balanced=", balanced), func(t *testing.T) { testAuxGradFD(t, balanced) })
+	}
+}
+
+func testAuxGradFD(t *testing.T, balanced bool) {
 	const H, side = 16, 2
 	rng := rand.New(rand.NewPCG(1, 2))
 	h := newAuxHead(H, 3)
@@ -110,7 +117,7 @@ func TestAuxGradFD(t *testing.T) {
 		proj.Data[i] = float32(rng.NormFloat64()*2 + 0.5)
 	}
 	const weight = 0.7
-	_, dx, err := h.lossAndGrad(proj, labels, weight)
+	_, dx, err := h.lossAndGrad(proj, labels, weight, balanced)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +125,7 @@ func TestAuxGradFD(t *testing.T) {
 		g := newAuxHead(H, 3)
 		copy(g.W.Value.Data, h.W.Value.Data)
 		copy(g.B.Value.Data, h.B.Value.Data)
-		l, _, err := g.lossAndGrad(proj, labels, weight)
+		l, _, err := g.lossAndGrad(proj, labels, weight, balanced)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,8 +154,41 @@ func TestAuxGradFD(t *testing.T) {
 	check("projector rows", proj.Data, dx.Data)
 	check("weight", h.W.Value.Data, h.W.Grad.Data)
 	check("bias", h.B.Value.Data, h.B.Grad.Data)
-	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1); err == nil {
+	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1, balanced); err == nil {
 		t.Fatal("5 rows for 4 labels per tile: no error")
+	}
+}
+
+// TestAuxBalance: with a zero head every group's softmax is uniform, so
+// each CE is ln(classes) and the loss is the hand-summed weighting: per
+// tile of these four patches, unbalanced every patch counts 1/rows in
+// every group; balanced the labelled patches of a group count n/n_g times
+// that (colour and shape 3 of 4 labelled, size 2, each character slot 1;
+// row and column unchanged).
+func TestAuxBalance(t *testing.T) {
+	const H = 8
+	h := newAuxHead(H, 1)
+	clear(h.W.Value.Data)
+	labels := []patchLabel{{color: 3, shape: 4, size: 1, row: 2}, {color: 1, shape: 1, left: 1, right: 36, col: 7}, {}, {color: 11, shape: 9, size: 2, row: 7, col: 3}}
+	proj := tensor.New(2*len(labels), H)
+	for i := range proj.Data {
+		proj.Data[i] = float32(i%5) - 1.5
+	}
+	ln := func(k int) float64 { return math.Log(float64(k)) }
+	const weight = 0.5
+	want := map[bool]float64{
+		false: weight * (ln(auxColors) + ln(auxShapes) + ln(auxSizes) + 2*ln(auxGrid) + 2*ln(auxSlot)),
+		// per tile: 5 colour, 5 shape, 6 size, 4+4 cell, 7+7 character units of 1/rows; rows = 8.
+		true: weight * 2 * (5*ln(auxColors) + 5*ln(auxShapes) + 6*ln(auxSizes) + 8*ln(auxGrid) + 14*ln(auxSlot)) / 8,
+	}
+	for balanced, w := range want {
+		l, _, err := h.lossAndGrad(proj, labels, weight, balanced)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(l-w) > 1e-9*w {
+			t.Errorf("balanced %v: loss %.12f, want %.12f", balanced, l, w)
+		}
 	}
 }
 

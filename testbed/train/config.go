@@ -78,6 +78,16 @@ type Config struct {
 	// AuxWeight weights the auxiliary objective on the image features
 	// (aux.go) against each sample's mean answer-token loss; 0: off.
 	AuxWeight float64 `json:"aux_weight,omitempty"`
+	// AuxBalance weighs, in each attribute group of the auxiliary
+	// objective, the patches that show something as much as the background
+	// (aux.go).
+	AuxBalance bool `json:"aux_balance,omitempty"`
+	// TextVisionBatch, in the text phase, adds to every step the auxiliary
+	// objective alone on this many fresh scenes (one tile each, vision
+	// tower and projector only), so the vision tower learns to see while
+	// the decoder learns the language; 0: none. Without a text phase or
+	// without the auxiliary objective (AuxWeight 0) there is no warm-up.
+	TextVisionBatch int `json:"text_vision_batch,omitempty"`
 	// CurriculumSteps ramps the scenes' maximum object count linearly from
 	// World.MinObjects at the first step with images (after TextSteps) to
 	// World.MaxObjects this many steps later (0: no ramp): with one or two objects the decoder learns to read the image
@@ -194,6 +204,7 @@ func DefaultConfig() Config {
 		EvalEvery:             200, HeldOut: 60, CheckpointEvery: 100, Patience: 0,
 		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3, CurriculumSteps: 1000,
 		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3, QATurns: 6, OpenShare: 0.3,
+		ReferentGuideWeight: 0.3, AuxBalance: true, TextVisionBatch: 64,
 		TextSteps: 1200, TextBatch: 64, TextLookupShare: 1, TextLR: 1e-3,
 		World: world.DefaultConfig(),
 	}
@@ -241,6 +252,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: curriculum steps %d, want >= 0", c.CurriculumSteps)
 	case c.World.Grid > 8:
 		return fmt.Errorf("train config: world grid %d, want <= 8 (the auxiliary head's row and column classes)", c.World.Grid)
+	case c.TextVisionBatch < 0:
+		return fmt.Errorf("train config: text vision batch %d, want >= 0", c.TextVisionBatch)
 	case c.AuxWeight < 0 || math.IsNaN(c.AuxWeight):
 		return fmt.Errorf("train config: aux weight %g, want >= 0", c.AuxWeight)
 	case c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.HeldOut < 0 || c.Patience < 0:

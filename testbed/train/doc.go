@@ -61,6 +61,19 @@
 //     Config.ImageGuideWeight). Content-addressed lookups like these sit on
 //     a long, seed-dependent plateau for this architecture at this data
 //     scale; with the guide the drill went from chance to 95% in 400 steps.
+//   - The referent guide (Config.ReferentGuideWeight): heads 0 and 2 of the
+//     third-to-last block are taught to look, from the answer rows, at the
+//     words the question names its objects by (colours, shapes, sizes, and
+//     the row reference for one head, the column reference for the other),
+//     so the image guide's query knows what to look for.
+//   - The vision warm-up (Config.TextVisionBatch, vision.go) and the
+//     balanced auxiliary objective (Config.AuxBalance): during the text
+//     phase the vision tower, projector and auxiliary head learn the
+//     auxiliary objective alone on fresh scenes, with each attribute
+//     group's object or glyph patches weighted as much as the background.
+//     Without them the sign's characters stayed unreadable (at chance on
+//     the projector rows after 3700 steps) and object shapes were read
+//     from 66% of object patches.
 //   - Conversations of several questions (Config.QATurns): an image
 //     question is followed by more about the same image, a language
 //     question by more language questions, each turn guided on its own and

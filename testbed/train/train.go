@@ -499,8 +499,15 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			}
 		}
 	}
-	if math.IsNaN(rec.Loss) || math.IsInf(rec.Loss, 0) || math.IsNaN(rec.GradNorm) {
-		return rec, fmt.Errorf("loss %g, gradient norm %g: training diverged", rec.Loss, rec.GradNorm)
+	if step <= c.TextSteps && c.TextVisionBatch > 0 && s.aux != nil {
+		l, err := s.visionStep(step)
+		if err != nil {
+			return rec, err
+		}
+		rec.AuxLoss = l
+	}
+	if math.IsNaN(rec.Loss) || math.IsInf(rec.Loss, 0) || math.IsNaN(rec.GradNorm) || math.IsNaN(rec.AuxLoss) {
+		return rec, fmt.Errorf("loss %g, gradient norm %g, auxiliary loss %g: training diverged", rec.Loss, rec.GradNorm, rec.AuxLoss)
 	}
 	return rec, nil
 }
@@ -614,7 +621,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 			if sc == nil || hookErr != nil {
 				return nil
 			}
-			l, d, err := aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight)
+			l, d, err := aux.lossAndGrad(proj, sceneLabels(sc, side, c.PatchSize), weight, c.AuxBalance)
 			if err != nil {
 				hookErr = fmt.Errorf("sample %d: %w", first+s, err)
 				return nil

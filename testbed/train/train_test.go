@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,6 +28,7 @@ func tinyConfig() Config {
 	c.EvalEvery, c.HeldOut, c.CheckpointEvery = 2, 1, 0
 	c.CorpusSize = 300
 	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 0, 0, 0, 0
+	c.ReferentGuideWeight = 0 // two decoder layers (TestReferentGuideGradients has three)
 	return c
 }
 
@@ -256,5 +258,77 @@ func TestSampleWeighting(t *testing.T) {
 	}
 	if math.Abs(rec.Loss-wantLoss) < 1e-3 {
 		t.Fatalf("token-weighted loss %.6f equals the sample-weighted one", rec.Loss)
+	}
+}
+
+// TestVisionWarmup: a text-phase step with the vision warm-up gives the
+// decoder exactly the gradient it gets without it, gives the vision tower,
+// projector and auxiliary head a gradient of norm at most ClipNorm (none
+// without the warm-up), and the same one with one worker as with two.
+func TestVisionWarmup(t *testing.T) {
+	c := tinyConfig()
+	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 2, 3, 0.5, 1e-3
+	c.AuxBalance, c.ClipNorm = true, 0.5
+	m := tinyModel(t, &c)
+	grads := func(vb, workers int, clip float64) (map[string][]float32, LossRecord) {
+		cw := c
+		cw.TextVisionBatch, cw.Workers, cw.ClipNorm = vb, workers, clip
+		if err := cw.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		aux := newAuxHead(cw.TextHidden, cw.Seed)
+		s, err := newStepper(m, aux, &cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.step(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := map[string][]float32{}
+		for _, p := range s.params {
+			g[p.Name] = slices.Clone(p.Grad.Data)
+		}
+		return g, rec
+	}
+	norm := func(g map[string][]float32) float64 {
+		var ss float64
+		for name, d := range g {
+			if isVisionParam(name) {
+				for _, v := range d {
+					ss += float64(v) * float64(v)
+				}
+			}
+		}
+		return math.Sqrt(ss)
+	}
+	off, _ := grads(0, 1, c.ClipNorm)
+	clipped, _ := grads(4, 1, c.ClipNorm)
+	on, rec := grads(4, 1, 0)
+	on2, rec2 := grads(4, 2, 0)
+	if n := norm(off); n != 0 {
+		t.Fatalf("text step without warm-up: vision gradient norm %g", n)
+	}
+	if n, nc := norm(on), norm(clipped); n <= c.ClipNorm || math.Abs(nc-c.ClipNorm) > 1e-4 {
+		t.Fatalf("warm-up gradient norm %g unclipped, %g clipped to %g", n, nc, c.ClipNorm)
+	}
+	if rec.AuxLoss <= 0 || math.Abs(rec.AuxLoss-rec2.AuxLoss) > 1e-9*rec.AuxLoss {
+		t.Fatalf("warm-up loss %g with one worker, %g with two", rec.AuxLoss, rec2.AuxLoss)
+	}
+	for name, d := range off {
+		if !isVisionParam(name) && !slices.Equal(d, clipped[name]) {
+			t.Fatalf("%s: decoder gradient changed by the warm-up", name)
+		}
+	}
+	// Equal up to float32 summation order, per tensor.
+	for name, d := range on {
+		var diff, size float64
+		for j, v := range d {
+			diff = max(diff, math.Abs(float64(v-on2[name][j])))
+			size = max(size, math.Abs(float64(v)))
+		}
+		if diff > 1e-4*size {
+			t.Fatalf("%s: gradients differ by %g (largest %g) between one and two workers", name, diff, size)
+		}
 	}
 }
