@@ -602,6 +602,37 @@ func TestBlockGrads(t *testing.T) {
 	}
 }
 
+func isVisionOrProjector(name string) bool {
+	return strings.Contains(name, "vision_tower") || strings.Contains(name, "multi_modal_projector")
+}
+
+// checkVisionGradFD compares two random entries of every vision-tower and
+// projector gradient (post_layernorm aside: unused) with finite differences
+// of objective: relative error (root of the summed squares) <= 1e-3.
+func checkVisionGradFD(t *testing.T, ps []nn.NamedParam, rng *rand.Rand, objective func() float64) {
+	t.Helper()
+	var num2, den2 float64
+	checked := 0
+	for _, p := range ps {
+		if !isVisionOrProjector(p.Name) || strings.Contains(p.Name, "post_layernorm") {
+			continue
+		}
+		for range 2 {
+			i := rng.IntN(len(p.Value.Data))
+			num := fdEntry(p.Value.Data, i, objective)
+			a := float64(p.Grad.Data[i])
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+			checked++
+		}
+	}
+	rel := math.Sqrt(num2 / den2)
+	t.Logf("%d entries, relative error %.2e", checked, rel)
+	if checked == 0 || rel > 1e-3 {
+		t.Errorf("relative error %g over %d entries", rel, checked)
+	}
+}
+
 // TestProjectorGradFD: the gradient ProjectorGrad adds at the projector
 // output is backpropagated like the decoder's: for the objective
 // loss + Σ⟨G, proj⟩ with a fixed G, the vision and projector parameter
@@ -649,29 +680,7 @@ func TestProjectorGradFD(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("ProjectorGrad called %d times, want 1", calls)
 	}
-	var num2, den2 float64
-	checked := 0
-	for _, p := range ps {
-		if !strings.Contains(p.Name, "vision_tower") && !strings.Contains(p.Name, "multi_modal_projector") {
-			continue
-		}
-		if strings.Contains(p.Name, "post_layernorm") {
-			continue
-		}
-		for range 2 {
-			i := rng.IntN(len(p.Value.Data))
-			num := fdEntry(p.Value.Data, i, objective)
-			a := float64(p.Grad.Data[i])
-			num2 += (a - num) * (a - num)
-			den2 += num * num
-			checked++
-		}
-	}
-	rel := math.Sqrt(num2 / den2)
-	t.Logf("%d entries, relative error %.2e", checked, rel)
-	if checked == 0 || rel > 1e-3 {
-		t.Errorf("relative error %g over %d entries", rel, checked)
-	}
+	checkVisionGradFD(t, ps, rng, objective)
 	// A wrong shape is an error, not a panic.
 	if _, err := m.LossAndGrad(batch, &model.BackwardOptions{ProjectorGrad: func(int, *tensor.Tensor) *tensor.Tensor {
 		return tensor.New(1, 1)
@@ -851,35 +860,16 @@ func TestProjectorLossAndGradFD(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var num2, den2 float64
-	checked := 0
 	for _, p := range ps {
-		vision := strings.Contains(p.Name, "vision_tower") || strings.Contains(p.Name, "multi_modal_projector")
-		if !vision {
+		if !isVisionOrProjector(p.Name) {
 			for _, g := range p.Grad.Data {
 				if g != 0 {
 					t.Fatalf("%s: gradient %g from a vision-only objective", p.Name, g)
 				}
 			}
-			continue
-		}
-		if strings.Contains(p.Name, "post_layernorm") {
-			continue
-		}
-		for range 2 {
-			i := rng.IntN(len(p.Value.Data))
-			num := fdEntry(p.Value.Data, i, objective)
-			a := float64(p.Grad.Data[i])
-			num2 += (a - num) * (a - num)
-			den2 += num * num
-			checked++
 		}
 	}
-	rel := math.Sqrt(num2 / den2)
-	t.Logf("%d entries, relative error %.2e", checked, rel)
-	if checked == 0 || rel > 1e-3 {
-		t.Errorf("relative error %g over %d entries", rel, checked)
-	}
+	checkVisionGradFD(t, ps, rng, objective)
 	if err := m.ProjectorLossAndGrad(imgs, func(*tensor.Tensor) (*tensor.Tensor, error) { return tensor.New(1, 1), nil }); err == nil || !strings.Contains(err.Error(), "projector gradient") {
 		t.Fatalf("wrong-size gradient: err %v", err)
 	}
