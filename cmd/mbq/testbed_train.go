@@ -49,6 +49,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	untied := fs.Bool("untied", !d.Tied, "store a separate lm_head instead of tying it to the embeddings")
 	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
 	auxBalance := fs.Bool("aux-balance", d.AuxBalance, "weigh, in each attribute group of the auxiliary objective, the patches that show something as much as the background")
+	auxAligned := fs.Bool("aux-aligned", d.AuxAligned, "read the auxiliary objective's colour, shape, size and character classes out through the token embeddings of those words, aligning the image rows with the words")
 	textVision := fs.Int("text-vision-batch", d.TextVisionBatch, "scenes per text-phase step on which the vision tower and projector learn the auxiliary objective alone (0: none)")
 	curriculum := fs.Int("curriculum", d.CurriculumSteps, "steps over which the scenes' maximum object count ramps up to the world's (0: none)")
 	mimetic := fs.Float64("mimetic-qk", d.MimeticQK, "std of the mimetic query/key initialisation of the decoder (0: plain N(0, 0.02²))")
@@ -82,6 +83,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
+	cfg.AuxAligned = *auxAligned
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

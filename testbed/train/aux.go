@@ -2,10 +2,12 @@ package train
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strings"
 
+	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/safetensors"
 	"mbq/tensor"
@@ -73,6 +75,49 @@ type patchLabel struct {
 // auxHead is the linear read-out of the auxiliary objective.
 type auxHead struct {
 	W, B *nn.Param
+	// Aligned (Config.AuxAligned), the classes that name a word of the
+	// world read out through that word's token embedding instead of a row
+	// of W: tok[k] is the token of class k (-1: W's row), emb the model's
+	// embedding table (each replica its own, for the gradient).
+	tok []int
+	emb *nn.Param
+}
+
+// align makes the colour, shape, size and sign-character classes read out
+// through the token embeddings of m (the decoder's input table, tied to its
+// output): class "red" scores x·E[" red"] + b. The image rows are thereby
+// trained toward the embeddings of the words that describe them, so the
+// decoder can match a question's words against the image the way it matches
+// identical tokens — the alignment a pretrained SigLIP brings to a real VLM.
+// A word that is not one token (" "+word; the character alone for signs)
+// keeps its row of W; n is the number of aligned classes.
+func (h *auxHead) align(m *llavaonevision.Model) (n int) {
+	h.tok = make([]int, auxK)
+	for k := range h.tok {
+		h.tok[k] = -1
+	}
+	h.emb = m.Embed.W
+	set := func(k int, text string) {
+		if ids := m.Tok.Encode(text); len(ids) == 1 {
+			h.tok[k] = ids[0]
+			n++
+		}
+	}
+	for i, c := range world.Colors {
+		set(2+i, " "+c)
+	}
+	for i, sh := range world.Shapes {
+		set(auxColors+2+i, " "+sh)
+	}
+	for i, sz := range world.Sizes {
+		set(auxColors+auxShapes+1+i, " "+sz)
+	}
+	ch := auxColors + auxShapes + auxSizes + 2*auxGrid
+	for i := range len(auxCharset) {
+		set(ch+1+i, auxCharset[i:i+1])
+		set(ch+auxSlot+1+i, auxCharset[i:i+1])
+	}
+	return n
 }
 
 func newAuxHead(hidden int, seed uint64) *auxHead {
@@ -87,9 +132,13 @@ func newAuxHead(hidden int, seed uint64) *auxHead {
 	return h
 }
 
-// replica shares the head's values with its own gradients.
-func (h *auxHead) replica() *auxHead {
-	r := &auxHead{W: nn.NewParam(h.W.Value), B: nn.NewParam(h.B.Value)}
+// replica shares the head's values with its own gradients; an aligned head
+// reads the embeddings of m, the model replica it serves.
+func (h *auxHead) replica(m *llavaonevision.Model) *auxHead {
+	r := &auxHead{W: nn.NewParam(h.W.Value), B: nn.NewParam(h.B.Value), tok: h.tok}
+	if h.tok != nil {
+		r.emb = m.Embed.W
+	}
 	r.W.AllocGrad()
 	r.B.AllocGrad()
 	return r
@@ -223,7 +272,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 	du := make([]float32, H)
 	z := make([]float64, auxK)
 	dz := make([]float32, auxK)
-	W, B := h.W.Value.Data, h.B.Value.Data
+	B := h.B.Value.Data
 	gW, gB := h.W.Grad.Data, h.B.Grad.Data
 	scale := weight / float32(rows)
 	var loss float64
@@ -239,7 +288,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 		for k := range auxK {
 			s := float64(B[k])
-			for j, v := range W[k*H : (k+1)*H] {
+			for j, v := range h.row(k, H) {
 				s += float64(v) * float64(u[j])
 			}
 			z[k] = s
@@ -279,8 +328,12 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 		for k, d := range dz {
 			gB[k] += d
-			wk := W[k*H : (k+1)*H]
+			wk := h.row(k, H)
 			gk := gW[k*H : (k+1)*H]
+			if h.tok != nil && h.tok[k] >= 0 {
+				t := h.tok[k]
+				gk = h.emb.Grad.Data[t*H : (t+1)*H]
+			}
 			for j := range du {
 				gk[j] += d * u[j]
 				du[j] += d * wk[j]
@@ -297,4 +350,38 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 	}
 	return loss * float64(weight) / float64(rows), dx, nil
+}
+
+// row is the read-out vector of class k: its token's embedding when
+// aligned, else its row of W.
+func (h *auxHead) row(k, H int) []float32 {
+	if h.tok != nil && h.tok[k] >= 0 {
+		t := h.tok[k]
+		return h.emb.Value.Data[t*H : (t+1)*H]
+	}
+	return h.W.Value.Data[k*H : (k+1)*H]
+}
+
+// newAux is the run's auxiliary head for m, aligned to its embeddings when
+// the configuration says so (the count of aligned classes goes to log).
+func newAux(m *llavaonevision.Model, c *Config, log io.Writer) *auxHead {
+	h := newAuxHead(m.Cfg.TextConfig.HiddenSize, c.Seed)
+	if c.AuxAligned {
+		n := h.align(m)
+		fmt.Fprintf(log, "auxiliary head: %d of %d word classes read out through their token embeddings\n", n, len(world.Colors)+len(world.Shapes)+len(world.Sizes)+2*len(auxCharset))
+	}
+	return h
+}
+
+// frozenEmb is h with the embeddings read but not trained (their gradient
+// goes to a scratch buffer): the vision warm-up moves the image rows toward
+// the words, not the words toward the image rows.
+func (h *auxHead) frozenEmb() *auxHead {
+	if h.tok == nil {
+		return h
+	}
+	f := *h
+	f.emb = nn.NewParam(h.emb.Value)
+	f.emb.AllocGrad()
+	return &f
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"mbq/nn"
 	"mbq/tensor"
 	"mbq/testbed/world"
 )
@@ -97,14 +98,35 @@ func readSlots(ls []patchLabel, side int) string {
 // so a small step is exact enough).
 func TestAuxGradFD(t *testing.T) {
 	for _, balanced := range []bool{false, true} {
-		t.Run(fmt.Sprint("balanced=", balanced), func(t *testing.T) { testAuxGradFD(t, balanced) })
+		for _, aligned := range []bool{false, true} {
+			t.Run(fmt.Sprint("balanced=", balanced, ",aligned=", aligned), func(t *testing.T) { testAuxGradFD(t, balanced, aligned) })
+		}
 	}
 }
 
-func testAuxGradFD(t *testing.T, balanced bool) {
+func testAuxGradFD(t *testing.T, balanced, aligned bool) {
 	const H, side = 16, 2
 	rng := rand.New(rand.NewPCG(1, 2))
 	h := newAuxHead(H, 3)
+	// Aligned: a colour class, a shape class, a size class and a character
+	// class of each slot read out through rows of a small embedding table
+	// (two classes share a token, as the two character slots do).
+	var emb *nn.Param
+	var tok []int
+	if aligned {
+		emb = nn.NewParam(tensor.New(5, H))
+		emb.AllocGrad()
+		for i := range emb.Value.Data {
+			emb.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
+		}
+		tok = make([]int, auxK)
+		for k := range tok {
+			tok[k] = -1
+		}
+		ch := auxColors + auxShapes + auxSizes + 2*auxGrid
+		tok[3], tok[auxColors+4], tok[auxColors+auxShapes+2], tok[ch+1], tok[ch+auxSlot+1] = 0, 1, 2, 4, 4
+		h.tok, h.emb = tok, emb
+	}
 	for i := range h.W.Value.Data {
 		h.W.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
 	}
@@ -123,6 +145,10 @@ func testAuxGradFD(t *testing.T, balanced bool) {
 	}
 	loss := func() float64 {
 		g := newAuxHead(H, 3)
+		if aligned {
+			g.tok, g.emb = tok, nn.NewParam(emb.Value)
+			g.emb.AllocGrad()
+		}
 		copy(g.W.Value.Data, h.W.Value.Data)
 		copy(g.B.Value.Data, h.B.Value.Data)
 		l, _, err := g.lossAndGrad(proj, labels, weight, balanced)
@@ -154,6 +180,16 @@ func testAuxGradFD(t *testing.T, balanced bool) {
 	check("projector rows", proj.Data, dx.Data)
 	check("weight", h.W.Value.Data, h.W.Grad.Data)
 	check("bias", h.B.Value.Data, h.B.Grad.Data)
+	if aligned {
+		check("embeddings", emb.Value.Data, emb.Grad.Data)
+		for _, k := range []int{3, auxColors + 4} {
+			for j := range H {
+				if g := h.W.Grad.Data[k*H+j]; g != 0 {
+					t.Fatalf("aligned class %d: its row of W got gradient %g", k, g)
+				}
+			}
+		}
+	}
 	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1, balanced); err == nil {
 		t.Fatal("5 rows for 4 labels per tile: no error")
 	}
@@ -274,5 +310,50 @@ func TestMimeticInit(t *testing.T) {
 		if v != b.Q.W.Value.Data[i] {
 			t.Fatal("mimetic initialisation is not deterministic")
 		}
+	}
+}
+
+// TestAuxAlign: aligned classes read out through the embedding of the
+// single token of their word (" red", " star", " small", "Q"), the others
+// through W; the model's embedding table is shared, not copied.
+func TestAuxAlign(t *testing.T) {
+	c := tinyConfig()
+	m := tinyModel(t, &c)
+	h := newAuxHead(c.TextHidden, 1)
+	n := h.align(m)
+	H := c.TextHidden
+	word := func(k int) string {
+		ch := auxColors + auxShapes + auxSizes + 2*auxGrid
+		switch {
+		case k >= 2 && k < auxColors:
+			return " " + world.Colors[k-2]
+		case k >= auxColors+2 && k < auxColors+auxShapes:
+			return " " + world.Shapes[k-auxColors-2]
+		case k >= auxColors+auxShapes+1 && k < auxColors+auxShapes+auxSizes:
+			return " " + world.Sizes[k-auxColors-auxShapes-1]
+		case k >= ch+1 && k < ch+auxSlot:
+			return auxCharset[k-ch-1 : k-ch]
+		case k >= ch+auxSlot+1:
+			return auxCharset[k-ch-auxSlot-1 : k-ch-auxSlot]
+		}
+		return ""
+	}
+	aligned := 0
+	for k := range auxK {
+		w := word(k)
+		ids := m.Tok.Encode(w)
+		if w == "" || len(ids) != 1 {
+			if h.tok[k] != -1 || &h.row(k, H)[0] != &h.W.Value.Data[k*H] {
+				t.Fatalf("class %d (%q): aligned to token %d", k, w, h.tok[k])
+			}
+			continue
+		}
+		aligned++
+		if h.tok[k] != ids[0] || &h.row(k, H)[0] != &m.Embed.W.Value.Data[ids[0]*H] {
+			t.Fatalf("class %d (%q): token %d, want %d", k, w, h.tok[k], ids[0])
+		}
+	}
+	if aligned != n || n < 60 {
+		t.Fatalf("%d classes aligned, align reported %d", aligned, n)
 	}
 }

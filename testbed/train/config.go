@@ -82,6 +82,11 @@ type Config struct {
 	// objective, the patches that show something as much as the background
 	// (aux.go).
 	AuxBalance bool `json:"aux_balance,omitempty"`
+	// AuxAligned reads the colour, shape, size and character classes of the
+	// auxiliary objective out through the decoder's token embeddings of
+	// those words (aux.go, auxHead.align), aligning the image rows with the
+	// words that describe them.
+	AuxAligned bool `json:"aux_aligned,omitempty"`
 	// TextVisionBatch, in the text phase, adds to every step the auxiliary
 	// objective alone on this many fresh scenes (one tile each, vision
 	// tower and projector only), so the vision tower learns to see while
@@ -204,7 +209,7 @@ func DefaultConfig() Config {
 		EvalEvery:             200, HeldOut: 60, CheckpointEvery: 100, Patience: 0,
 		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3, CurriculumSteps: 1000,
 		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3, QATurns: 6, OpenShare: 0.3,
-		ReferentGuideWeight: 0.3, AuxBalance: true, TextVisionBatch: 64,
+		ReferentGuideWeight: 0.3, AuxBalance: true, AuxAligned: true, TextVisionBatch: 64,
 		TextSteps: 1200, TextBatch: 64, TextLookupShare: 1, TextLR: 1e-3,
 		World: world.DefaultConfig(),
 	}

@@ -121,7 +121,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		nn.AllocGrads(m.Params())
 		if cfg.AuxWeight > 0 {
-			aux = newAuxHead(m.Cfg.TextConfig.HiddenSize, cfg.Seed)
+			aux = newAux(m, &cfg, logw)
 			if err := aux.load(filepath.Join(dir, OptimizerFile)); err != nil {
 				return nil, fmt.Errorf("resume: %w", err)
 			}
@@ -160,7 +160,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		nn.AllocGrads(m.Params())
 		if cfg.AuxWeight > 0 {
-			aux = newAuxHead(m.Cfg.TextConfig.HiddenSize, cfg.Seed)
+			aux = newAux(m, &cfg, logw)
 		}
 		opt = newAdamW(append(m.Params(), aux.params()...))
 		st = &State{Config: cfg, Status: "running"}
@@ -377,7 +377,7 @@ func newStepper(m *llavaonevision.Model, aux *auxHead, cfg *Config) (*stepper, e
 			nn.AllocGrads(r.Params())
 			var ra *auxHead
 			if aux != nil {
-				ra = aux.replica()
+				ra = aux.replica(r)
 			}
 			s.replicas = append(s.replicas, r)
 			s.raux = append(s.raux, ra)

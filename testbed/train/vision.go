@@ -47,6 +47,7 @@ func isVisionParam(name string) bool {
 // the sum of their weighted losses.
 func visionLossAndGrad(m *llavaonevision.Model, aux *auxHead, c *Config, step, lo, hi, batch int) (float64, error) {
 	side := c.ImageSize / c.PatchSize
+	aux = aux.frozenEmb()
 	var sum float64
 	for i := lo; i < hi; i++ {
 		sc := visionScene(c, step, i)
