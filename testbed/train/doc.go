@@ -73,7 +73,10 @@
 //     group's object or glyph patches weighted as much as the background.
 //     Without them the sign's characters stayed unreadable (at chance on
 //     the projector rows after 3700 steps) and object shapes were read
-//     from 66% of object patches.
+//     from 66% of object patches. The head's word classes read out
+//     through the decoder's token embeddings (Config.AuxAligned), so an
+//     image row showing a red star lies near E[" red"] and E[" star"] and
+//     the question's words can find it.
 //   - Conversations of several questions (Config.QATurns): an image
 //     question is followed by more about the same image, a language
 //     question by more language questions, each turn guided on its own and
