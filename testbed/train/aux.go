@@ -81,6 +81,8 @@ type auxHead struct {
 	// embedding table (each replica its own, for the gradient).
 	tok []int
 	emb *nn.Param
+	// frozen: the embeddings are read but get no gradient (frozenEmb).
+	frozen bool
 }
 
 // align makes the colour, shape, size and sign-character classes read out
@@ -255,8 +257,8 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 	if balanced {
 		var cnt [7]int
 		for _, lb := range labels {
-			for g, y := range [7]int{lb.color, lb.shape, lb.size, 0, 0, lb.left, lb.right} {
-				if y > 0 {
+			for g, grp := range auxGroups(lb) {
+				if grp.hasNone && grp.y > 0 {
 					cnt[g]++
 				}
 			}
@@ -294,14 +296,10 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 			z[k] = s
 		}
 		lb := labels[r%n]
-		// Softmax groups.
-		cs := auxColors + auxShapes + auxSizes
-		ch := cs + 2*auxGrid
-		for gi, g := range [][3]int{{0, auxColors, lb.color}, {auxColors, auxShapes, lb.shape}, {auxColors + auxShapes, auxSizes, lb.size},
-			{cs, auxGrid, lb.row}, {cs + auxGrid, auxGrid, lb.col}, {ch, auxSlot, lb.left}, {ch + auxSlot, auxSlot, lb.right}} {
-			off, size, y := g[0], g[1], g[2]
+		for gi, g := range auxGroups(lb) {
+			off, size, y := g.off, g.size, g.y
 			w := 1.0
-			if y > 0 {
+			if g.hasNone && y > 0 {
 				w = rel[gi]
 			}
 			mx := math.Inf(-1)
@@ -330,12 +328,16 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 			gB[k] += d
 			wk := h.row(k, H)
 			gk := gW[k*H : (k+1)*H]
-			if h.tok != nil && h.tok[k] >= 0 {
-				t := h.tok[k]
-				gk = h.emb.Grad.Data[t*H : (t+1)*H]
+			if t, ok := h.token(k); ok {
+				gk = nil
+				if !h.frozen {
+					gk = h.emb.Grad.Data[t*H : (t+1)*H]
+				}
 			}
 			for j := range du {
-				gk[j] += d * u[j]
+				if gk != nil {
+					gk[j] += d * u[j]
+				}
 				du[j] += d * wk[j]
 			}
 		}
@@ -355,11 +357,18 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 // row is the read-out vector of class k: its token's embedding when
 // aligned, else its row of W.
 func (h *auxHead) row(k, H int) []float32 {
-	if h.tok != nil && h.tok[k] >= 0 {
-		t := h.tok[k]
+	if t, ok := h.token(k); ok {
 		return h.emb.Value.Data[t*H : (t+1)*H]
 	}
 	return h.W.Value.Data[k*H : (k+1)*H]
+}
+
+// token is the token whose embedding class k reads out through, if aligned.
+func (h *auxHead) token(k int) (int, bool) {
+	if h.tok == nil || h.tok[k] < 0 {
+		return 0, false
+	}
+	return h.tok[k], true
 }
 
 // newAux is the run's auxiliary head for m, aligned to its embeddings when
@@ -373,15 +382,30 @@ func newAux(m *llavaonevision.Model, c *Config, log io.Writer) *auxHead {
 	return h
 }
 
-// frozenEmb is h with the embeddings read but not trained (their gradient
-// goes to a scratch buffer): the vision warm-up moves the image rows toward
-// the words, not the words toward the image rows.
+// frozenEmb is h with the embeddings read but not trained: the vision
+// warm-up moves the image rows toward the words, not the words toward the
+// image rows.
 func (h *auxHead) frozenEmb() *auxHead {
-	if h.tok == nil {
-		return h
-	}
 	f := *h
-	f.emb = nn.NewParam(h.emb.Value)
-	f.emb.AllocGrad()
+	f.frozen = true
 	return &f
+}
+
+// auxGroup is one softmax group of the head's outputs: classes
+// off..off+size-1, the label y of a patch, and whether class 0 means none.
+type auxGroup struct {
+	off, size, y int
+	hasNone      bool
+}
+
+// auxGroups are the seven groups with lb's labels: colour, shape, size,
+// row, column, left and right character.
+func auxGroups(lb patchLabel) [7]auxGroup {
+	cs := auxColors + auxShapes + auxSizes
+	ch := cs + 2*auxGrid
+	return [7]auxGroup{
+		{0, auxColors, lb.color, true}, {auxColors, auxShapes, lb.shape, true}, {auxColors + auxShapes, auxSizes, lb.size, true},
+		{cs, auxGrid, lb.row, false}, {cs + auxGrid, auxGrid, lb.col, false},
+		{ch, auxSlot, lb.left, true}, {ch + auxSlot, auxSlot, lb.right, true},
+	}
 }

@@ -550,12 +550,17 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
 		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 {
+			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
 				if block != last && block != last-1 && block != last-2 {
 					return nil
 				}
-				turns := answerTurns(in)
+				turns, ok := turnsOf[s]
+				if !ok {
+					turns = answerTurns(in)
+					turnsOf[s] = turns
+				}
 				if len(turns) != len(ex.Questions) {
 					if hookErr == nil {
 						hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
