@@ -50,6 +50,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
 	auxBalance := fs.Bool("aux-balance", d.AuxBalance, "weigh, in each attribute group of the auxiliary objective, the patches that show something as much as the background")
 	auxAligned := fs.Bool("aux-aligned", d.AuxAligned, "read the auxiliary objective's colour, shape, size and character classes out through the token embeddings of those words, aligning the image rows with the words")
+	auxResidual := fs.Bool("aux-residual", d.AuxResidual, "with --aux-aligned, add a free zero-initialised vector to each aligned class's embedding, so the left and right sign-character slots can differ")
 	textVision := fs.Int("text-vision-batch", d.TextVisionBatch, "scenes per text-phase step on which the vision tower and projector learn the auxiliary objective alone (0: none)")
 	curriculum := fs.Int("curriculum", d.CurriculumSteps, "steps over which the scenes' maximum object count ramps up to the world's (0: none)")
 	mimetic := fs.Float64("mimetic-qk", d.MimeticQK, "std of the mimetic query/key initialisation of the decoder (0: plain N(0, 0.02²))")
@@ -60,6 +61,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	guide := fs.Float64("guide-weight", d.GuideWeight, "weight of the supervised-attention loss that teaches the last block's head 0 to look at the correct option of multiple-choice samples (0: off)")
 	imageGuide := fs.Float64("image-guide-weight", d.ImageGuideWeight, "weight of the supervised-attention loss that teaches the second-to-last block's head 0 to look at the image tokens of the objects a question is about (0: off)")
 	refGuide := fs.Float64("referent-guide-weight", d.ReferentGuideWeight, "weight of the supervised-attention loss that teaches the third-to-last block's heads 0 and 2 to look at the words an image question refers to its objects by (0: off)")
+	groundGuide := fs.Float64("grounding-guide-weight", d.GroundingGuideWeight, "weight of the supervised-attention loss that teaches the image guide's head, at each colour, shape or size word of an image question, to look at the objects with that attribute (0: off)")
 	qaTurns := fs.Int("qa-turns", d.QATurns, "question turns per image- or language-question conversation (1: one question per sample)")
 	openShare := fs.Float64("open-share", d.OpenShare, "probability that a multiple-choice training question is asked open-ended, its correct option the answer")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
@@ -83,7 +85,8 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
-	cfg.AuxAligned = *auxAligned
+	cfg.GroundingGuideWeight = *groundGuide
+	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {
 		set := map[string]bool{}

@@ -83,6 +83,9 @@ type auxHead struct {
 	emb *nn.Param
 	// frozen: the embeddings are read but get no gradient (frozenEmb).
 	frozen bool
+	// residual (Config.AuxResidual): an aligned class reads out through
+	// E[tok[k]] + W[k], its row of W zero-initialised by align and trained.
+	residual bool
 }
 
 // align makes the colour, shape, size and sign-character classes read out
@@ -92,17 +95,23 @@ type auxHead struct {
 // decoder can match a question's words against the image the way it matches
 // identical tokens — the alignment a pretrained SigLIP brings to a real VLM.
 // A word that is not one token (" "+word; the character alone for signs)
-// keeps its row of W; n is the number of aligned classes.
-func (h *auxHead) align(m *llavaonevision.Model) (n int) {
+// keeps its row of W; n is the number of aligned classes. With residual the
+// class scores x·(E[" red"] + W_k) + b, W_k starting at zero: classes that
+// share a token (the left and right character slots) can then differ.
+func (h *auxHead) align(m *llavaonevision.Model, residual bool) (n int) {
 	h.tok = make([]int, auxK)
 	for k := range h.tok {
 		h.tok[k] = -1
 	}
-	h.emb = m.Embed.W
+	h.emb, h.residual = m.Embed.W, residual
+	H := h.W.Value.Shape[1]
 	set := func(k int, text string) {
 		if ids := m.Tok.Encode(text); len(ids) == 1 {
 			h.tok[k] = ids[0]
 			n++
+			if residual {
+				clear(h.W.Value.Data[k*H : (k+1)*H])
+			}
 		}
 	}
 	for i, c := range world.Colors {
@@ -137,7 +146,7 @@ func newAuxHead(hidden int, seed uint64) *auxHead {
 // replica shares the head's values with its own gradients; an aligned head
 // reads the embeddings of m, the model replica it serves.
 func (h *auxHead) replica(m *llavaonevision.Model) *auxHead {
-	r := &auxHead{W: nn.NewParam(h.W.Value), B: nn.NewParam(h.B.Value), tok: h.tok}
+	r := &auxHead{W: nn.NewParam(h.W.Value), B: nn.NewParam(h.B.Value), tok: h.tok, residual: h.residual}
 	if h.tok != nil {
 		r.emb = m.Embed.W
 	}
@@ -270,6 +279,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 	}
 	dx := tensor.New(proj.Shape...)
+	R := h.readout(H)
 	u := make([]float32, H)
 	du := make([]float32, H)
 	z := make([]float64, auxK)
@@ -290,7 +300,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 		for k := range auxK {
 			s := float64(B[k])
-			for j, v := range h.row(k, H) {
+			for j, v := range R[k*H : (k+1)*H] {
 				s += float64(v) * float64(u[j])
 			}
 			z[k] = s
@@ -326,17 +336,22 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		}
 		for k, d := range dz {
 			gB[k] += d
-			wk := h.row(k, H)
-			gk := gW[k*H : (k+1)*H]
+			wk := R[k*H : (k+1)*H]
+			gk, ge := gW[k*H:(k+1)*H], []float32(nil)
 			if t, ok := h.token(k); ok {
-				gk = nil
+				if !h.residual {
+					gk = nil
+				}
 				if !h.frozen {
-					gk = h.emb.Grad.Data[t*H : (t+1)*H]
+					ge = h.emb.Grad.Data[t*H : (t+1)*H]
 				}
 			}
 			for j := range du {
 				if gk != nil {
 					gk[j] += d * u[j]
+				}
+				if ge != nil {
+					ge[j] += d * u[j]
 				}
 				du[j] += d * wk[j]
 			}
@@ -354,13 +369,32 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 	return loss * float64(weight) / float64(rows), dx, nil
 }
 
-// row is the read-out vector of class k: its token's embedding when
-// aligned, else its row of W.
+// row is class k's read-out vector without the residual: its token's
+// embedding when aligned, else its row of W.
 func (h *auxHead) row(k, H int) []float32 {
 	if t, ok := h.token(k); ok {
 		return h.emb.Value.Data[t*H : (t+1)*H]
 	}
 	return h.W.Value.Data[k*H : (k+1)*H]
+}
+
+// readout is the head's read-out matrix, auxK rows of H: row k is
+// E[tok[k]] (+ W[k] when residual) for an aligned class, else W[k].
+func (h *auxHead) readout(H int) []float32 {
+	if h.tok == nil {
+		return h.W.Value.Data
+	}
+	R := make([]float32, auxK*H)
+	for k := range auxK {
+		r := R[k*H : (k+1)*H]
+		copy(r, h.row(k, H))
+		if _, ok := h.token(k); ok && h.residual {
+			for j, w := range h.W.Value.Data[k*H : (k+1)*H] {
+				r[j] += w
+			}
+		}
+	}
+	return R
 }
 
 // token is the token whose embedding class k reads out through, if aligned.
@@ -376,7 +410,7 @@ func (h *auxHead) token(k int) (int, bool) {
 func newAux(m *llavaonevision.Model, c *Config, log io.Writer) *auxHead {
 	h := newAuxHead(m.Cfg.TextConfig.HiddenSize, c.Seed)
 	if c.AuxAligned {
-		n := h.align(m)
+		n := h.align(m, c.AuxResidual)
 		fmt.Fprintf(log, "auxiliary head: %d of %d word classes read out through their token embeddings\n", n, len(world.Colors)+len(world.Shapes)+len(world.Sizes)+2*len(auxCharset))
 	}
 	return h

@@ -98,13 +98,15 @@ func readSlots(ls []patchLabel, side int) string {
 // so a small step is exact enough).
 func TestAuxGradFD(t *testing.T) {
 	for _, balanced := range []bool{false, true} {
-		for _, aligned := range []bool{false, true} {
-			t.Run(fmt.Sprint("balanced=", balanced, ",aligned=", aligned), func(t *testing.T) { testAuxGradFD(t, balanced, aligned) })
+		for _, mode := range []struct{ aligned, residual bool }{{false, false}, {true, false}, {true, true}} {
+			t.Run(fmt.Sprint("balanced=", balanced, ",aligned=", mode.aligned, ",residual=", mode.residual), func(t *testing.T) {
+				testAuxGradFD(t, balanced, mode.aligned, mode.residual)
+			})
 		}
 	}
 }
 
-func testAuxGradFD(t *testing.T, balanced, aligned bool) {
+func testAuxGradFD(t *testing.T, balanced, aligned, residual bool) {
 	const H, side = 16, 2
 	rng := rand.New(rand.NewPCG(1, 2))
 	h := newAuxHead(H, 3)
@@ -125,7 +127,7 @@ func testAuxGradFD(t *testing.T, balanced, aligned bool) {
 		}
 		ch := auxColors + auxShapes + auxSizes + 2*auxGrid
 		tok[3], tok[auxColors+4], tok[auxColors+auxShapes+2], tok[ch+1], tok[ch+auxSlot+1] = 0, 1, 2, 4, 4
-		h.tok, h.emb = tok, emb
+		h.tok, h.emb, h.residual = tok, emb, residual
 	}
 	for i := range h.W.Value.Data {
 		h.W.Value.Data[i] = float32(rng.NormFloat64() * 0.5)
@@ -146,7 +148,7 @@ func testAuxGradFD(t *testing.T, balanced, aligned bool) {
 	loss := func() float64 {
 		g := newAuxHead(H, 3)
 		if aligned {
-			g.tok, g.emb = tok, nn.NewParam(emb.Value)
+			g.tok, g.emb, g.residual = tok, nn.NewParam(emb.Value), residual
 			g.emb.AllocGrad()
 		}
 		copy(g.W.Value.Data, h.W.Value.Data)
@@ -182,12 +184,22 @@ func testAuxGradFD(t *testing.T, balanced, aligned bool) {
 	check("bias", h.B.Value.Data, h.B.Grad.Data)
 	if aligned {
 		check("embeddings", emb.Value.Data, emb.Grad.Data)
-		for _, k := range []int{3, auxColors + 4} {
+		// Classes 3 and auxColors+4 alone read tokens 0 and 1.
+		for i, k := range []int{3, auxColors + 4} {
 			for j := range H {
-				if g := h.W.Grad.Data[k*H+j]; g != 0 {
-					t.Fatalf("aligned class %d: its row of W got gradient %g", k, g)
+				g, want := h.W.Grad.Data[k*H+j], float32(0)
+				if residual {
+					want = emb.Grad.Data[i*H+j]
+				}
+				if g != want {
+					t.Fatalf("aligned class %d: its row of W got gradient %g, want %g", k, g, want)
 				}
 			}
+		}
+		if residual {
+			// The FD check samples 40 of all weights: check the aligned
+			// rows' residual on its own.
+			check("residual rows", h.W.Value.Data[3*H:4*H], h.W.Grad.Data[3*H:4*H])
 		}
 	}
 	if _, _, err := h.lossAndGrad(tensor.New(5, H), labels, 1, balanced); err == nil {
@@ -320,7 +332,7 @@ func TestAuxAlign(t *testing.T) {
 	c := tinyConfig()
 	m := tinyModel(t, &c)
 	h := newAuxHead(c.TextHidden, 1)
-	n := h.align(m)
+	n := h.align(m, false)
 	H := c.TextHidden
 	word := func(k int) string {
 		ch := auxColors + auxShapes + auxSizes + 2*auxGrid

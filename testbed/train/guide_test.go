@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"mbq/model"
 	"mbq/nn"
@@ -491,76 +492,187 @@ func TestReferentGuide(t *testing.T) {
 	}
 }
 
-// TestReferentGuideGradients: the referent guide changes only the
-// attention probabilities of the third-to-last block: the answer loss and
-// every gradient of the later blocks and of that block's value path are
-// unchanged, its query and key projections get extra gradient, and its
-// loss is reported.
-func TestReferentGuideGradients(t *testing.T) {
+// TestGuideGradients: the referent guide (third-to-last block) and the
+// grounding guide (second-to-last) change only the attention probabilities
+// of their block: the answer loss and every gradient of the other decoder
+// blocks and of that block's value path are unchanged, its query and key
+// projections get extra gradient, and its loss is reported.
+func TestGuideGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block int // of three
+		set   func(*Config, float64)
+		loss  func(*lossResult) float64
+	}{
+		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.refGuide }},
+		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.groundGuide }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig()
+			c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
+			c.GuideWeight, c.ImageGuideWeight, c.AuxWeight = 0, 0, 0
+			c.QATurns = 3
+			m := tinyModel(t, &c)
+			var batch []*model.Input
+			var exs []example
+			for i := range 6 {
+				in, ex, err := trainingInput(m, &c, 2, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch, exs = append(batch, in), append(exs, ex)
+			}
+			params := m.Params()
+			run := func(w float64) (*lossResult, map[string][]float32) {
+				cw := c
+				tc.set(&cw, w)
+				if err := cw.Validate(); err != nil {
+					t.Fatal(err)
+				}
+				nn.ZeroGrads(params)
+				res, err := lossAndGrad(m, batch, &cw, nil, exs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := map[string][]float32{}
+				for _, p := range params {
+					g[p.Name] = slices.Clone(p.Grad.Data)
+				}
+				return res, g
+			}
+			off, g0 := run(0)
+			on, g1 := run(0.5)
+			if tc.loss(off) != 0 || tc.loss(on) <= 0 {
+				t.Fatalf("guide loss off %g, on %g", tc.loss(off), tc.loss(on))
+			}
+			if on.Loss != off.Loss {
+				t.Fatalf("answer loss %g with the guide, %g without", on.Loss, off.Loss)
+			}
+			changed := map[string]bool{}
+			for name, a := range g0 {
+				if !slices.Equal(a, g1[name]) {
+					changed[name] = true
+				}
+			}
+			guided := fmt.Sprintf("layers.%d.", tc.block)
+			for name := range changed {
+				// The vision tower's gradients change too: the guide
+				// moves mass onto or off the image keys.
+				if !strings.HasPrefix(name, "language_model.") {
+					continue
+				}
+				// The block's input norm feeds its queries and keys.
+				ok := strings.Contains(name, guided+"self_attn.q_proj") || strings.Contains(name, guided+"self_attn.k_proj") ||
+					strings.Contains(name, guided+"input_layernorm")
+				// Earlier blocks feed the guided block's queries and keys.
+				for b := 0; b < tc.block; b++ {
+					ok = ok || strings.Contains(name, fmt.Sprintf("layers.%d.", b))
+				}
+				// So do the embeddings (tied with the output head).
+				ok = ok || strings.Contains(name, "embed_tokens")
+				if !ok {
+					t.Errorf("%s: gradient changed by the guide", name)
+				}
+			}
+			for _, want := range []string{guided + "self_attn.q_proj.weight", guided + "self_attn.k_proj.weight"} {
+				found := false
+				for name := range changed {
+					found = found || strings.HasSuffix(name, want)
+				}
+				if !found {
+					t.Errorf("%s: gradient not changed by the guide (changed: %v)", want, changed)
+				}
+			}
+		})
+	}
+}
+
+// TestGroundingGuide: the rows are the last tokens of the current
+// question's colour, shape and size words, each keyed to both tiles' image
+// tokens of exactly the cells of the scene's objects that have that
+// attribute; words no object has are not guided.
+func TestGroundingGuide(t *testing.T) {
 	c := tinyConfig()
-	c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
-	c.GuideWeight, c.ImageGuideWeight, c.AuxWeight = 0, 0, 0
-	c.QATurns = 3
 	m := tinyModel(t, &c)
-	var batch []*model.Input
-	var exs []example
-	for i := range 6 {
-		in, ex, err := trainingInput(m, &c, 2, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch, exs = append(batch, in), append(exs, ex)
+	side := c.ImageSize / c.PatchSize
+	if side != c.World.Grid {
+		t.Fatalf("test assumes one patch per cell: side %d, grid %d", side, c.World.Grid)
 	}
-	params := m.Params()
-	run := func(w float64) (*lossResult, map[string][]float32) {
-		cw := c
-		cw.ReferentGuideWeight = w
-		if err := cw.Validate(); err != nil {
-			t.Fatal(err)
+	checked, plural, absent := 0, 0, 0
+	for _, turns := range []int{1, 4} {
+		c.QATurns = turns
+		for i := 0; i < 60; i++ {
+			in, ex, err := trainingInput(m, &c, 13, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pos []int
+			for t2, id := range in.IDs {
+				if id == m.Cfg.ImageTokenIndex {
+					pos = append(pos, t2)
+				}
+			}
+			turnRows := answerTurns(in)
+			for k, q := range ex.Questions {
+				// The attribute words, found independently of the code under test.
+				type want struct {
+					word string
+					keys []int
+				}
+				var wants []want
+				for _, f := range strings.FieldsFunc(q.Question, func(r rune) bool { return !unicode.IsLetter(r) }) {
+					w := strings.ToLower(f)
+					if !world.IsAttributeWord(w) || ex.Scene == nil {
+						continue
+					}
+					var keys []int
+					for _, o := range ex.Scene.Objects {
+						if o.Color == w || o.Size == w || o.Shape == w || o.Shape+"s" == w || o.Shape+"es" == w {
+							keys = append(keys, pos[o.Row*side+o.Col], pos[side*side+o.Row*(side+1)+o.Col])
+						}
+					}
+					if len(keys) == 0 {
+						absent++
+						continue
+					}
+					slices.Sort(keys)
+					wants = append(wants, want{w, keys})
+				}
+				rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turnRows[k], &c)
+				if !q.HasImage || len(wants) == 0 {
+					if ok {
+						t.Fatalf("sample %d turn %d: %s %q guided", i, k, q.Kind, q.Question)
+					}
+					continue
+				}
+				if !ok || len(rows) != len(wants) {
+					t.Fatalf("sample %d turn %d: %q: %d rows (ok %v), want %d", i, k, q.Question, len(rows), ok, len(wants))
+				}
+				lo := 0
+				if k > 0 {
+					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
+				}
+				for j, r := range rows {
+					checked++
+					if r <= lo || r >= turnRows[k][0] {
+						t.Fatalf("sample %d turn %d: row %d outside the question (%d, %d)", i, k, r, lo, turnRows[k][0])
+					}
+					piece := strings.ToLower(strings.TrimSpace(m.Tok.Decode(in.IDs[r:r+1], false)))
+					next := m.Tok.Decode(in.IDs[r+1:r+2], false)
+					if piece == "" || !strings.HasSuffix(wants[j].word, piece) || next != "" && unicode.IsLetter(rune(next[0])) {
+						t.Fatalf("sample %d turn %d: %q: row %d is %q then %q, want the end of %q", i, k, q.Question, r, piece, next, wants[j].word)
+					}
+					if !slices.Equal(keys[j], wants[j].keys) {
+						t.Fatalf("sample %d turn %d: %q keys %v, want %v", i, k, wants[j].word, keys[j], wants[j].keys)
+					}
+					if !slices.Contains(world.Colors, wants[j].word) && !slices.Contains(world.Shapes, wants[j].word) && !slices.Contains(world.Sizes, wants[j].word) {
+						plural++
+					}
+				}
+			}
 		}
-		nn.ZeroGrads(params)
-		res, err := lossAndGrad(m, batch, &cw, nil, exs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := map[string][]float32{}
-		for _, p := range params {
-			g[p.Name] = slices.Clone(p.Grad.Data)
-		}
-		return res, g
 	}
-	off, g0 := run(0)
-	on, g1 := run(0.5)
-	if off.refGuide != 0 || on.refGuide <= 0 {
-		t.Fatalf("referent guide loss off %g, on %g", off.refGuide, on.refGuide)
-	}
-	if on.Loss != off.Loss {
-		t.Fatalf("answer loss %g with the guide, %g without", on.Loss, off.Loss)
-	}
-	changed := map[string]bool{}
-	for name, a := range g0 {
-		if !slices.Equal(a, g1[name]) {
-			changed[name] = true
-		}
-	}
-	for name := range changed {
-		// Three blocks: the guided one is block 0. (The vision tower's
-		// gradients change too: the guide moves mass off the image keys.)
-		if !strings.HasPrefix(name, "language_model.") {
-			continue
-		}
-		if strings.Contains(name, "layers.1.") || strings.Contains(name, "layers.2.") || strings.Contains(name, "layers.0.self_attn.v_proj") ||
-			strings.Contains(name, "layers.0.mlp") || strings.Contains(name, "layers.0.self_attn.o_proj") {
-			t.Errorf("%s: gradient changed by the referent guide", name)
-		}
-	}
-	for _, want := range []string{"layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight"} {
-		found := false
-		for name := range changed {
-			found = found || strings.HasSuffix(name, want)
-		}
-		if !found {
-			t.Errorf("%s: gradient not changed by the referent guide (changed: %v)", want, changed)
-		}
+	if checked < 60 || plural == 0 || absent == 0 {
+		t.Fatalf("checked %d rows (%d plural shapes), %d words of absent attributes", checked, plural, absent)
 	}
 }

@@ -65,6 +65,9 @@ type LossRecord struct {
 	ImageGuideLoss float64 `json:"image_guide_loss,omitempty"`
 	// ReferentGuideLoss is the batch mean of the weighted referent-guide loss.
 	ReferentGuideLoss float64 `json:"referent_guide_loss,omitempty"`
+	// GroundingGuideLoss is the batch mean of the weighted grounding-guide
+	// loss.
+	GroundingGuideLoss float64 `json:"grounding_guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -254,6 +257,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if cfg.ReferentGuideWeight > 0 {
 			extra += fmt.Sprintf(" referent guide %.3f", rec.ReferentGuideLoss)
 		}
+		if cfg.GroundingGuideWeight > 0 {
+			extra += fmt.Sprintf(" grounding %.3f", rec.GroundingGuideLoss)
+		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
 
@@ -412,6 +418,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
 		rec.GuideLoss, rec.ImageGuideLoss = res.guide/float64(len(batch)), res.imageGuide/float64(len(batch))
 		rec.ReferentGuideLoss = res.refGuide / float64(len(batch))
+		rec.GroundingGuideLoss = res.groundGuide / float64(len(batch))
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -475,6 +482,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			rec.GuideLoss += o.res.guide / float64(B)
 			rec.ImageGuideLoss += o.res.imageGuide / float64(B)
 			rec.ReferentGuideLoss += o.res.refGuide / float64(B)
+			rec.GroundingGuideLoss += o.res.groundGuide / float64(B)
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -516,7 +524,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 // samples of the weighted auxiliary loss.
 type lossResult struct {
 	model.LossResult
-	aux, guide, imageGuide, refGuide float64
+	aux, guide, imageGuide, refGuide, groundGuide float64
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -529,7 +537,7 @@ type lossResult struct {
 func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []example) (*lossResult, error) {
 	sum := &lossResult{}
 	// Guide losses are set during a backward and summed after it.
-	var guideLosses, imageLosses, refLosses []*float64
+	var guideLosses, imageLosses, refLosses, groundLosses []*float64
 	addGuides := func(f float64) {
 		for _, l := range guideLosses {
 			sum.guide += f * *l
@@ -540,7 +548,10 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		for _, l := range refLosses {
 			sum.refGuide += f * *l
 		}
-		guideLosses, imageLosses, refLosses = guideLosses[:0], imageLosses[:0], refLosses[:0]
+		for _, l := range groundLosses {
+			sum.groundGuide += f * *l
+		}
+		guideLosses, imageLosses, refLosses, groundLosses = guideLosses[:0], imageLosses[:0], refLosses[:0], groundLosses[:0]
 	}
 	var hookErr error // the hooks cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
@@ -549,7 +560,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 {
+		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 {
 			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
@@ -578,16 +589,26 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 						loss := new(float64)
 						guideLosses = append(guideLosses, loss)
 						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
-					case block == last-1 && c.ImageGuideWeight > 0:
-						rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c)
-						if !ok {
-							continue
+					case block == last-1:
+						if c.ImageGuideWeight > 0 {
+							if rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
+								w := float32(c.ImageGuideWeight) * per / float32(len(rows))
+								for i, r := range rows {
+									loss := new(float64)
+									imageLosses = append(imageLosses, loss)
+									gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
+								}
+							}
 						}
-						w := float32(c.ImageGuideWeight) * per / float32(len(rows))
-						for i, r := range rows {
-							loss := new(float64)
-							imageLosses = append(imageLosses, loss)
-							gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
+						if c.GroundingGuideWeight > 0 {
+							if rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
+								w := float32(c.GroundingGuideWeight) * per / float32(len(rows))
+								for i, r := range rows {
+									loss := new(float64)
+									groundLosses = append(groundLosses, loss)
+									gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
+								}
+							}
 						}
 					case block == last-2 && c.ReferentGuideWeight > 0:
 						rows, keys, ok := referentGuide(m.Tok, in, q, turns[k])

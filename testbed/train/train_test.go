@@ -14,6 +14,7 @@ import (
 	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
+	"mbq/testbed/world"
 )
 
 // tinyConfig is a configuration small enough for tests: 128 px images in
@@ -28,7 +29,7 @@ func tinyConfig() Config {
 	c.EvalEvery, c.HeldOut, c.CheckpointEvery = 2, 1, 0
 	c.CorpusSize = 300
 	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 0, 0, 0, 0
-	c.ReferentGuideWeight = 0 // two decoder layers (TestReferentGuideGradients has three)
+	c.ReferentGuideWeight = 0 // two decoder layers (TestGuideGradients has three)
 	return c
 }
 
@@ -190,7 +191,7 @@ func TestLRSchedule(t *testing.T) {
 func TestSampleWeighting(t *testing.T) {
 	c := tinyConfig()
 	c.Batch, c.Workers, c.ClipNorm = 4, 1, 0
-	c.GuideWeight, c.ImageGuideWeight = 0, 0 // the reference below is the answer loss alone
+	c.GuideWeight, c.ImageGuideWeight, c.GroundingGuideWeight = 0, 0, 0 // the reference below is the answer loss alone
 	m := tinyModel(t, &c)
 	params := m.Params()
 
@@ -329,6 +330,33 @@ func TestVisionWarmup(t *testing.T) {
 		}
 		if diff > 1e-4*size {
 			t.Fatalf("%s: gradients differ by %g (largest %g) between one and two workers", name, diff, size)
+		}
+	}
+}
+
+// TestTokenizerWords: the default tokenizer spells every colour, shape and
+// size word as one token both inside a sentence (" green") and at the
+// start of an answer ("green"), and a sign code one character per token.
+func TestTokenizerWords(t *testing.T) {
+	c := DefaultConfig()
+	tok, err := tokenizer.Train(corpus(&c), tokenizer.TrainOptions{VocabSize: c.VocabSize, Special: Specials})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words []string
+	words = append(words, world.Colors...)
+	words = append(words, world.Shapes...)
+	words = append(words, world.Sizes...)
+	for _, w := range words {
+		for _, s := range []string{w, " " + w} {
+			if ids := tok.Encode(s); len(ids) != 1 {
+				t.Errorf("%q: %d tokens", s, len(ids))
+			}
+		}
+	}
+	for _, code := range []string{"KQ3Z", "AV", "Y6AV", "ZZ"} {
+		if ids := tok.Encode(code); len(ids) != len(code) {
+			t.Errorf("%q: %d tokens, want one per character", code, len(ids))
 		}
 	}
 }

@@ -143,3 +143,10 @@ func IsAttributeWord(w string) bool {
 // IsOrdinal reports whether w (lower case) is one of the ordinals that name
 // grid rows and columns.
 func IsOrdinal(w string) bool { return slices.Contains(ordinals, w) }
+
+// Has reports whether the object has the attribute that w (lower case)
+// names: its colour, its size, or its shape in the singular or plural
+// ("star", "stars").
+func (o Object) Has(w string) bool {
+	return w == o.Color || w == o.Size || w == o.Shape || w == plural(o.Shape)
+}

@@ -62,30 +62,71 @@ func TrainingSample(rng *rand.Rand, cfg Config) Sample {
 // Corpus returns n texts representative of the world, for training a
 // tokenizer: the prompts and answers of training samples (without
 // rendering images), then the fact sentences and Vocabulary.
+//
+// Two things keep the tokens aligned with what the model must read and
+// write. Sign codes ("KQ3Z") are left out of the sample texts: they are
+// random, so merges learned from them ("KQ") would only make a code's
+// tokens differ from its characters; a code is spelled one character per
+// token. And the vocabulary is listed twice, once after spaces (as words
+// occur inside sentences) and, LineStartRepeats times, one word per line
+// (as an open answer starts its turn), so "green" at the start of an
+// answer is one token like " green" inside a sentence.
 func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 	out := make([]string, 0, n+64)
 	for i := 0; i < n; i++ {
 		var q Question
+		var s *Scene
 		r := rng.Float64()
 		switch {
 		case r < cfg.CaptionShare:
-			q, _ = NewScene(rng, cfg).Question(rng, CaptionCat)
+			s = NewScene(rng, cfg)
+			q, _ = s.Question(rng, CaptionCat)
 		case r < cfg.CaptionShare+cfg.LanguageShare:
 			q = LanguageQuestion(rng)
 		default:
 			cat := questionCategory(rng)
 			for {
 				var ok bool
-				if q, ok = newScene(rng, cfg, cat == Text).Question(rng, cat); ok {
+				s = newScene(rng, cfg, cat == Text)
+				if q, ok = s.Question(rng, cat); ok {
 					break
 				}
 			}
 		}
-		out = append(out, q.UserText()+"\n"+q.Target())
+		text := q.UserText() + "\n" + q.Target()
+		if s != nil && s.Sign != nil {
+			text = removeWord(text, s.Sign.Text)
+		}
+		out = append(out, text)
 	}
 	out = append(out, FactTable().Sentences()...)
-	out = append(out, strings.Join(Vocabulary(), " "))
+	voc := Vocabulary()
+	out = append(out, strings.Join(voc, " "))
+	out = append(out, strings.Repeat(strings.Join(voc, "\n")+"\n", LineStartRepeats))
 	return out
+}
+
+// LineStartRepeats is how often Corpus lists the vocabulary one word per
+// line.
+const LineStartRepeats = 64
+
+// removeWord deletes every occurrence of w in text that is a whole word:
+// not preceded or followed by a letter or digit.
+func removeWord(text, w string) string {
+	if w == "" {
+		return text
+	}
+	alnum := func(b byte) bool { return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		if strings.HasPrefix(text[i:], w) && (i == 0 || !alnum(text[i-1])) && (i+len(w) == len(text) || !alnum(text[i+len(w)])) {
+			i += len(w)
+			continue
+		}
+		b.WriteByte(text[i])
+		i++
+	}
+	return b.String()
 }
 
 // Vocabulary lists the fixed words and phrases of the world in a fixed

@@ -774,3 +774,45 @@ func TestAsOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestCorpus: the tokenizer corpus holds no sign code (a whole word of
+// capitals and digits with a capital, two characters or more), though
+// the same stream's text questions are full of them, and lists the
+// vocabulary one word per line LineStartRepeats times.
+func TestCorpus(t *testing.T) {
+	for _, c := range []struct{ text, w, want string }{
+		{"The sign says KQ3Z.", "KQ3Z", "The sign says ."},
+		{"AB ABC xAB AB", "AB", " ABC xAB "},
+		{"A red A\nA", "A", " red \n"},
+		{"Q7", "", "Q7"},
+	} {
+		if got := removeWord(c.text, c.w); got != c.want {
+			t.Errorf("removeWord(%q, %q) = %q, want %q", c.text, c.w, got, c.want)
+		}
+	}
+	code := regexp.MustCompile(`\b[A-Z0-9]*[A-Z][A-Z0-9]*[0-9A-Z]\b`)
+	cfg := DefaultConfig()
+	texts := Corpus(testRNG(5), cfg, 2000)
+	for i, s := range texts[:2000] {
+		if m := code.FindString(s); m != "" {
+			t.Fatalf("text %d holds %q: %q", i, m, s)
+		}
+	}
+	codes := 0
+	rng := testRNG(5)
+	for range 200 {
+		s := newScene(rng, cfg, true)
+		if q, ok := s.Question(rng, Text); ok && code.MatchString(q.UserText()+"\n"+q.Target()) {
+			codes++
+		}
+	}
+	if codes < 20 {
+		t.Fatalf("control: %d of 200 text questions show a code", codes)
+	}
+	last := texts[len(texts)-1]
+	for _, w := range []string{"green", "star", "small"} {
+		if n := strings.Count(last, "\n"+w+"\n"); n != LineStartRepeats {
+			t.Errorf("%q on its own line %d times, want %d", w, n, LineStartRepeats)
+		}
+	}
+}
