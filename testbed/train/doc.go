@@ -66,6 +66,11 @@
 //     words the question names its objects by (colours, shapes, sizes, and
 //     the row reference for one head, the column reference for the other),
 //     so the image guide's query knows what to look for.
+//   - The grounding guide (Config.GroundingGuideWeight): the image guide's
+//     head is also taught, at the row of every colour, shape or size word
+//     of an image question, to look at the objects that have that
+//     attribute, so the word-to-patch match forms where the query is the
+//     word itself; from the answer rows alone it never formed.
 //   - The vision warm-up (Config.TextVisionBatch, vision.go) and the
 //     balanced auxiliary objective (Config.AuxBalance): during the text
 //     phase the vision tower, projector and auxiliary head learn the
@@ -76,7 +81,8 @@
 //     from 66% of object patches. The head's word classes read out
 //     through the decoder's token embeddings (Config.AuxAligned), so an
 //     image row showing a red star lies near E[" red"] and E[" star"] and
-//     the question's words can find it.
+//     the question's words can find it; a free residual per class
+//     (Config.AuxResidual) lets the two character slots differ.
 //   - Conversations of several questions (Config.QATurns): an image
 //     question is followed by more about the same image, a language
 //     question by more language questions, each turn guided on its own and
