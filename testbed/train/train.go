@@ -579,6 +579,16 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					return nil
 				}
 				var gs []nn.AttnGuide
+				// rowGuides guides head at each of rows to its keys, the
+				// turn's weight shared by the rows.
+				rowGuides := func(losses *[]*float64, head int, rows []int, keys [][]int, weight float64) {
+					w := float32(weight) * per / float32(len(rows))
+					for i, r := range rows {
+						loss := new(float64)
+						*losses = append(*losses, loss)
+						gs = append(gs, nn.AttnGuide{Head: head, Row: r, Keys: keys[i], Weight: w, Loss: loss})
+					}
+				}
 				for k, q := range ex.Questions {
 					switch {
 					case block == last && c.GuideWeight > 0 && q.MultipleChoice():
@@ -592,22 +602,12 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					case block == last-1:
 						if c.ImageGuideWeight > 0 {
 							if rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
-								w := float32(c.ImageGuideWeight) * per / float32(len(rows))
-								for i, r := range rows {
-									loss := new(float64)
-									imageLosses = append(imageLosses, loss)
-									gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
-								}
+								rowGuides(&imageLosses, ImageGuideHead, rows, keys, c.ImageGuideWeight)
 							}
 						}
 						if c.GroundingGuideWeight > 0 {
 							if rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
-								w := float32(c.GroundingGuideWeight) * per / float32(len(rows))
-								for i, r := range rows {
-									loss := new(float64)
-									groundLosses = append(groundLosses, loss)
-									gs = append(gs, nn.AttnGuide{Head: ImageGuideHead, Row: r, Keys: keys[i], Weight: w, Loss: loss})
-								}
+								rowGuides(&groundLosses, ImageGuideHead, rows, keys, c.GroundingGuideWeight)
 							}
 						}
 					case block == last-2 && c.ReferentGuideWeight > 0:
