@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"mbq/hf/image"
 	"mbq/hf/tokenizer"
 	"mbq/model"
 	"mbq/model/llavaonevision"
@@ -358,5 +359,46 @@ func TestTokenizerWords(t *testing.T) {
 		if ids := tok.Encode(code); len(ids) != len(code) {
 			t.Errorf("%q: %d tokens, want one per character", code, len(ids))
 		}
+	}
+}
+
+// TestAnswerPrefix: with the default tokenizer, every answer turn of a
+// training conversation follows the same token as an answer after the
+// generation prompt (which evaluation and generation use). The chat
+// template renders a past assistant turn as "<|im_start|>assistant \n" but
+// the generation prompt as "<|im_start|>assistant\n"; a tokenizer that
+// merges " \n" gave the two different last tokens, and a run trained on
+// such conversations answered every open question of the held-out set (one
+// turn, generation prompt) with a multiple-choice letter.
+func TestAnswerPrefix(t *testing.T) {
+	c := tinyConfig()
+	d := DefaultConfig()
+	c.CorpusSize, c.VocabSize, c.QATurns = d.CorpusSize, d.VocabSize, 4
+	m := tinyModel(t, &c)
+	checked := 0
+	for i := range 30 {
+		in, ex, err := trainingInput(m, &c, 5, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var img *image.RGB
+		if ex.Scene != nil {
+			img = image.ToRGB(ex.Scene.Render())
+		}
+		gp, err := promptInput(m, ex.Questions[0], img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := gp.IDs[len(gp.IDs)-1]
+		for k, turn := range answerTurns(in) {
+			if got := in.IDs[turn[0]]; got != want {
+				g, w := m.Tok.Decode([]int{got}, false), m.Tok.Decode([]int{want}, false)
+				t.Fatalf("sample %d turn %d: answer after %q, the generation prompt ends %q", i, k, g, w)
+			}
+			checked++
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d answer turns", checked)
 	}
 }

@@ -64,7 +64,7 @@ func TrainingSample(rng *rand.Rand, cfg Config) Sample {
 // rendering images), then the fact sentences and Vocabulary.
 //
 // Two things keep the tokens aligned with what the model must read and
-// write. Sign codes ("KQ3Z") are left out of the sample texts: they are
+// write. Sign codes ("KQ3Z", isCode) are left out of the sample texts: they are
 // random, so merges learned from them ("KQ") would only make a code's
 // tokens differ from its characters; a code is spelled one character per
 // token. And the vocabulary is listed twice, once after spaces (as words
@@ -94,7 +94,7 @@ func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 			}
 		}
 		text := q.UserText() + "\n" + q.Target()
-		if s != nil && s.Sign != nil {
+		if s != nil && s.Sign != nil && isCode(s.Sign.Text) {
 			text = removeWord(text, s.Sign.Text)
 		}
 		out = append(out, text)
@@ -109,6 +109,16 @@ func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 // LineStartRepeats is how often Corpus lists the vocabulary one word per
 // line.
 const LineStartRepeats = 64
+
+// isCode reports whether a sign's text is left out of the tokenizer
+// corpus: two characters or more with a letter among them. A one-character
+// or all-digit text is spelled one token per character anyway (the
+// pre-tokenizer splits digits from letters and the BPE never merges digits
+// here), and as a whole word it also stands for numbers and letters in
+// the text ("C. 2"), which must stay.
+func isCode(text string) bool {
+	return len(text) >= 2 && strings.ContainsAny(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+}
 
 // removeWord deletes every occurrence of w in text that is a whole word:
 // not preceded or followed by a letter or digit.

@@ -790,6 +790,14 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("removeWord(%q, %q) = %q, want %q", c.text, c.w, got, c.want)
 		}
 	}
+	for _, c := range []struct {
+		text string
+		want bool
+	}{{"KQ3Z", true}, {"A5", true}, {"ZZ", true}, {"Q", false}, {"7", false}, {"47", false}, {"", false}} {
+		if got := isCode(c.text); got != c.want {
+			t.Errorf("isCode(%q) = %v", c.text, got)
+		}
+	}
 	code := regexp.MustCompile(`\b[A-Z0-9]*[A-Z][A-Z0-9]*[0-9A-Z]\b`)
 	cfg := DefaultConfig()
 	texts := Corpus(testRNG(5), cfg, 2000)
@@ -808,6 +816,13 @@ func TestCorpus(t *testing.T) {
 	}
 	if codes < 20 {
 		t.Fatalf("control: %d of 200 text questions show a code", codes)
+	}
+	// A removed code never leaves a space before a line end (a one-digit
+	// sign once took the "2" out of "C. 2", and the BPE learned " \n").
+	for i, s := range texts[:2000] {
+		if strings.Contains(s, " \n") {
+			t.Fatalf("text %d has a space before a newline: %q", i, s)
+		}
 	}
 	last := texts[len(texts)-1]
 	for _, w := range []string{"green", "star", "small"} {
