@@ -105,7 +105,11 @@ const ImageGuideHead = 0
 // centre lies in one of the focus cells (imagePositions). ok is false
 // without a focus or when the image tokens are not laid out that way.
 func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (rows, keys []int, ok bool) {
-	keys = focusKeys(in, imageToken, focus, c)
+	pos, ok := imagePositions(in, imageToken, c)
+	if !ok {
+		return nil, nil, false
+	}
+	keys = focusKeys(pos, focus, c)
 	rows = guidedRows(turn)
 	if len(keys) == 0 || len(rows) == 0 {
 		return nil, nil, false
@@ -114,14 +118,10 @@ func imageGuide(in *model.Input, imageToken int, focus, turn []int, c *Config) (
 }
 
 // focusKeys are the positions, in increasing order, of the image tokens
-// whose patch centre lies in one of the focus cells; nil without a focus
-// or when the image tokens are not laid out as imagePositions expects.
-func focusKeys(in *model.Input, imageToken int, focus []int, c *Config) []int {
+// whose patch centre lies in one of the focus cells, given the sample's
+// imagePositions; nil without a focus.
+func focusKeys(pos, focus []int, c *Config) []int {
 	if len(focus) == 0 {
-		return nil
-	}
-	pos, ok := imagePositions(in, imageToken, c)
-	if !ok {
 		return nil
 	}
 	side := c.ImageSize / c.PatchSize
@@ -430,6 +430,10 @@ func groundingGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 	if len(words) == 0 {
 		return nil, nil, false
 	}
+	pos, ok := imagePositions(in, imageToken, c)
+	if !ok {
+		return nil, nil, false
+	}
 	p, toks, ok := questionTokens(tok, in, q.Question, turn)
 	if !ok {
 		return nil, nil, false
@@ -444,13 +448,7 @@ func groundingGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 		if last < 0 {
 			continue
 		}
-		var cells []int
-		for _, o := range s.Objects {
-			if o.Has(w.w) {
-				cells = append(cells, o.Row*s.Config.Grid+o.Col)
-			}
-		}
-		ks := focusKeys(in, imageToken, cells, c)
+		ks := focusKeys(pos, s.CellsWith(w.w), c)
 		if len(ks) == 0 {
 			continue
 		}

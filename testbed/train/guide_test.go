@@ -504,8 +504,8 @@ func TestGuideGradients(t *testing.T) {
 		set   func(*Config, float64)
 		loss  func(*lossResult) float64
 	}{
-		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.refGuide }},
-		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.groundGuide }},
+		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.guides[refGuideLoss] }},
+		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.guides[groundGuideLoss] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig()

@@ -416,9 +416,9 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			return rec, err
 		}
 		rec.Loss, rec.Tokens, rec.AuxLoss = res.Loss, res.Tokens, res.aux/float64(len(batch))
-		rec.GuideLoss, rec.ImageGuideLoss = res.guide/float64(len(batch)), res.imageGuide/float64(len(batch))
-		rec.ReferentGuideLoss = res.refGuide / float64(len(batch))
-		rec.GroundingGuideLoss = res.groundGuide / float64(len(batch))
+		for g, l := range rec.guideLosses() {
+			*l = res.guides[g] / float64(len(batch))
+		}
 		if !c.TokenMean {
 			scaleGrads(s.params, 1/float32(len(batch)))
 			rec.Loss /= float64(len(batch))
@@ -479,10 +479,9 @@ func (s *stepper) step(step int) (LossRecord, error) {
 			}
 			rec.Loss += o.res.Loss * float64(f)
 			rec.AuxLoss += o.res.aux / float64(B)
-			rec.GuideLoss += o.res.guide / float64(B)
-			rec.ImageGuideLoss += o.res.imageGuide / float64(B)
-			rec.ReferentGuideLoss += o.res.refGuide / float64(B)
-			rec.GroundingGuideLoss += o.res.groundGuide / float64(B)
+			for g, l := range rec.guideLosses() {
+				*l += o.res.guides[g] / float64(B)
+			}
 			rp := s.rparams[w]
 			for k, p := range s.params {
 				dst, src := p.Grad.Data, rp[k].Grad.Data
@@ -524,7 +523,23 @@ func (s *stepper) step(step int) (LossRecord, error) {
 // samples of the weighted auxiliary loss.
 type lossResult struct {
 	model.LossResult
-	aux, guide, imageGuide, refGuide, groundGuide float64
+	aux    float64
+	guides [numGuides]float64 // indexed by mcGuideLoss ... groundGuideLoss
+}
+
+// The attention guides' losses, in lossResult.guides.
+const (
+	mcGuideLoss = iota
+	imageGuideLoss
+	refGuideLoss
+	groundGuideLoss
+	numGuides
+)
+
+// guideLosses are the record's guide-loss fields, indexed like
+// lossResult.guides.
+func (r *LossRecord) guideLosses() [numGuides]*float64 {
+	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss}
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -537,21 +552,14 @@ type lossResult struct {
 func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *auxHead, samples []example) (*lossResult, error) {
 	sum := &lossResult{}
 	// Guide losses are set during a backward and summed after it.
-	var guideLosses, imageLosses, refLosses, groundLosses []*float64
+	var losses [numGuides][]*float64
 	addGuides := func(f float64) {
-		for _, l := range guideLosses {
-			sum.guide += f * *l
+		for g := range losses {
+			for _, l := range losses[g] {
+				sum.guides[g] += f * *l
+			}
+			losses[g] = losses[g][:0]
 		}
-		for _, l := range imageLosses {
-			sum.imageGuide += f * *l
-		}
-		for _, l := range refLosses {
-			sum.refGuide += f * *l
-		}
-		for _, l := range groundLosses {
-			sum.groundGuide += f * *l
-		}
-		guideLosses, imageLosses, refLosses, groundLosses = guideLosses[:0], imageLosses[:0], refLosses[:0], groundLosses[:0]
 	}
 	var hookErr error // the hooks cannot return one: kept for after LossAndGrad
 	last := len(m.Blocks) - 1
@@ -581,11 +589,11 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 				var gs []nn.AttnGuide
 				// rowGuides guides head at each of rows to its keys, the
 				// turn's weight shared by the rows.
-				rowGuides := func(losses *[]*float64, head int, rows []int, keys [][]int, weight float64) {
+				rowGuides := func(ls *[]*float64, head int, rows []int, keys [][]int, weight float64) {
 					w := float32(weight) * per / float32(len(rows))
 					for i, r := range rows {
 						loss := new(float64)
-						*losses = append(*losses, loss)
+						*ls = append(*ls, loss)
 						gs = append(gs, nn.AttnGuide{Head: head, Row: r, Keys: keys[i], Weight: w, Loss: loss})
 					}
 				}
@@ -597,17 +605,17 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 							continue
 						}
 						loss := new(float64)
-						guideLosses = append(guideLosses, loss)
+						losses[mcGuideLoss] = append(losses[mcGuideLoss], loss)
 						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
 					case block == last-1:
 						if c.ImageGuideWeight > 0 {
 							if rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
-								rowGuides(&imageLosses, ImageGuideHead, rows, keys, c.ImageGuideWeight)
+								rowGuides(&losses[imageGuideLoss], ImageGuideHead, rows, keys, c.ImageGuideWeight)
 							}
 						}
 						if c.GroundingGuideWeight > 0 {
 							if rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
-								rowGuides(&groundLosses, ImageGuideHead, rows, keys, c.GroundingGuideWeight)
+								rowGuides(&losses[groundGuideLoss], ImageGuideHead, rows, keys, c.GroundingGuideWeight)
 							}
 						}
 					case block == last-2 && c.ReferentGuideWeight > 0:
@@ -628,7 +636,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 									continue
 								}
 								loss := new(float64)
-								refLosses = append(refLosses, loss)
+								losses[refGuideLoss] = append(losses[refGuideLoss], loss)
 								gs = append(gs, nn.AttnGuide{Head: head, Row: r, Keys: keys[h], Weight: w, Loss: loss})
 							}
 						}

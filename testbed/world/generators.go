@@ -185,6 +185,12 @@ func (s *Scene) cellsWhere(f func(Object) bool) []int {
 	return out
 }
 
+// CellsWith are the cells of the objects that have the attribute w names
+// (Object.Has).
+func (s *Scene) CellsWith(w string) []int {
+	return s.cellsWhere(func(o Object) bool { return o.Has(w) })
+}
+
 // signCells are the two cells the sign spans.
 func (s *Scene) signCells() []int {
 	c := s.Sign.Row*s.Config.Grid + s.Sign.Col
