@@ -161,6 +161,16 @@ type Config struct {
 	// it, the last block's head 0 put only ~25% of its attention on the
 	// correct option of image questions (chance), against ~70% on drills.
 	OpenShare float64 `json:"open_share,omitempty"`
+	// PromptTurns renders every answer of a multi-turn conversation after
+	// the chat template's generation prompt ("<|im_start|>assistant\n"),
+	// the exact tokens evaluation and generation put before an answer. The
+	// template itself renders a past assistant turn as
+	// "<|im_start|>assistant \n" (role, space, newline): without this, the
+	// conversations that carry every image and language question in
+	// training put an extra " " before each answer that evaluation never
+	// shows, and only letter drills and captions are trained in the
+	// evaluated form. Off in runs configured before it existed.
+	PromptTurns bool `json:"prompt_turns,omitempty"`
 }
 
 // batchAt is the number of samples of step.
@@ -222,7 +232,8 @@ func DefaultConfig() Config {
 		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3, QATurns: 6, OpenShare: 0.3,
 		ReferentGuideWeight: 0.3, GroundingGuideWeight: 0.3, AuxBalance: true, AuxAligned: true, AuxResidual: true, TextVisionBatch: 64,
 		TextSteps: 1200, TextBatch: 64, TextLookupShare: 1, TextLR: 1e-3,
-		World: world.DefaultConfig(),
+		PromptTurns: true,
+		World:       world.DefaultConfig(),
 	}
 }
 

@@ -91,6 +91,7 @@ func appendAnswer(m *llavaonevision.Model, in *model.Input, answer string) (*mod
 		return nil, 0, fmt.Errorf("tokenizer: no <|im_end|>")
 	}
 	ids := append(m.Tok.Encode(answer), eos)
+	in.Text += answer + "<|im_end|>"
 	start := len(in.IDs)
 	for _, id := range ids {
 		in.IDs = append(in.IDs, id)
@@ -146,17 +147,49 @@ func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Inpu
 			}
 		}
 	}
-	if full {
+	if full && !c.PromptTurns {
 		in, err := m.Prepare(conversationTurns(ex.Questions, img), false)
 		return in, ex, err
 	}
-	q := ex.Questions[0]
-	in, err := promptInput(m, q, img)
-	if err != nil {
-		return nil, ex, err
+	if !full {
+		ex.Questions = ex.Questions[:1]
 	}
-	in, _, err = appendAnswer(m, in, q.Target())
+	in, err := promptTurns(m, ex.Questions, img)
 	return in, ex, err
+}
+
+// promptTurns renders a conversation of one question-and-answer turn per
+// question about img (shown in the first user turn) turn by turn: each
+// user turn as the chat template renders it alone with the generation
+// prompt, then its answer and the end-of-turn token as Answer positions —
+// the tokens of promptInput followed by appendAnswer, once per turn.
+func promptTurns(m *llavaonevision.Model, qs []world.Question, img *image.RGB) (*model.Input, error) {
+	var in *model.Input
+	for i, q := range qs {
+		var turn *model.Input
+		var err error
+		if i == 0 {
+			turn, err = promptInput(m, q, img)
+		} else {
+			turn, err = promptInput(m, q, nil)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("turn %d: %w", i+1, err)
+		}
+		if turn, _, err = appendAnswer(m, turn, q.Target()); err != nil {
+			return nil, fmt.Errorf("turn %d: %w", i+1, err)
+		}
+		if in == nil {
+			in = turn
+			continue
+		}
+		in.IDs = append(in.IDs, turn.IDs...)
+		in.Modality = append(in.Modality, turn.Modality...)
+		in.Labels = append(in.Labels, turn.Labels...)
+		in.Images = append(in.Images, turn.Images...)
+		in.Text += turn.Text
+	}
+	return in, nil
 }
 
 // corpus is the tokenizer's training text, deterministic from the seed.

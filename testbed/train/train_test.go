@@ -402,3 +402,60 @@ func TestAnswerPrefix(t *testing.T) {
 		t.Fatalf("only %d answer turns", checked)
 	}
 }
+
+// TestPromptTurns checks that with PromptTurns every answer of a training
+// conversation follows exactly the tokens evaluation puts before one
+// ("<|im_end|>" of the user turn, then the generation prompt), that every
+// question's answer is labelled in order, and that without it the chat
+// template's own rendering ("assistant \n") is kept for old runs.
+func TestPromptTurns(t *testing.T) {
+	c := tinyConfig()
+	d := DefaultConfig()
+	c.CorpusSize, c.VocabSize, c.QATurns = d.CorpusSize, d.VocabSize, 4
+	m := tinyModel(t, &c)
+	eos, _ := m.Tok.TokenToID("<|im_end|>")
+	start, _ := m.Tok.TokenToID("<|im_start|>")
+	prompt := append([]int{eos, start}, m.Tok.Encode("assistant\n")...)
+	old := append([]int{eos, start}, m.Tok.Encode("assistant \n")...)
+	multi := 0
+	for _, on := range []bool{true, false} {
+		c.PromptTurns = on
+		want := prompt
+		if !on {
+			want = old
+		}
+		for i := range 30 {
+			in, ex, err := trainingInput(m, &c, 5, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns := answerTurns(in)
+			if len(turns) != len(ex.Questions) {
+				t.Fatalf("prompt turns %v, sample %d: %d answer turns, %d questions", on, i, len(turns), len(ex.Questions))
+			}
+			if len(turns) > 1 {
+				multi++
+			} else if !on {
+				continue // one question: rendered either way
+			}
+			for k, turn := range turns {
+				s := turn[0] + 1 // rows predict the next position's label
+				if s < len(want) || !slices.Equal(in.IDs[s-len(want):s], want) {
+					t.Fatalf("prompt turns %v, sample %d turn %d: answer after %q, want %q", on, i, k,
+						m.Tok.Decode(in.IDs[max(0, s-len(want)):s], false), m.Tok.Decode(want, false))
+				}
+				target := append(m.Tok.Encode(ex.Questions[k].Target()), eos)
+				var got []int
+				for _, r := range turn {
+					got = append(got, in.Labels[r+1])
+				}
+				if !slices.Equal(got, target) {
+					t.Fatalf("prompt turns %v, sample %d turn %d: labels %v, want %v", on, i, k, got, target)
+				}
+			}
+		}
+	}
+	if multi < 10 {
+		t.Fatalf("only %d multi-turn samples", multi)
+	}
+}
