@@ -171,6 +171,13 @@ type Config struct {
 	// shows, and only letter drills and captions are trained in the
 	// evaluated form. Off in runs configured before it existed.
 	PromptTurns bool `json:"prompt_turns,omitempty"`
+	// TextPromptLoss makes the text phase language-model pretraining: every
+	// non-image token of a sample (chat markup, questions, options and
+	// answers) is a label, not only the answers, so the decoder learns the
+	// world's words, names and facts from the whole text before the images
+	// come, as a VLM's language model is pretrained before it sees images.
+	// The main phase labels answers only.
+	TextPromptLoss bool `json:"text_prompt_loss,omitempty"`
 }
 
 // batchAt is the number of samples of step.

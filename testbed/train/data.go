@@ -120,6 +120,25 @@ type example struct {
 // question is then asked open-ended with probability OpenShare
 // (world.Question.AsOpen).
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
+	in, ex, err := trainingSample(m, c, step, i)
+	if err == nil && c.TextPromptLoss && step <= c.TextSteps {
+		labelPrompt(in)
+	}
+	return in, ex, err
+}
+
+// labelPrompt makes every prompt token of in a label as well (its own id:
+// labels are not shifted), leaving image rows unlabelled.
+func labelPrompt(in *model.Input) {
+	for t, md := range in.Modality {
+		if md == model.Prompt {
+			in.Labels[t] = in.IDs[t]
+		}
+	}
+}
+
+// trainingSample is trainingInput before TextPromptLoss.
+func trainingSample(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
 	rng := sampleRNG(c.Seed, step, i)
 	s := world.TrainingSample(rng, c.worldAt(step))
 	ex := example{Scene: s.Scene, Questions: []world.Question{s.Question}}

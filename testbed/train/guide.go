@@ -7,7 +7,6 @@ import (
 
 	"mbq/hf/tokenizer"
 	"mbq/model"
-	"mbq/nn"
 	"mbq/testbed/world"
 )
 
@@ -232,12 +231,13 @@ func turnImageGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 	return rows, keys, true
 }
 
-// answerRows are the rows whose next token is labelled (position t
-// predicts Labels[t+1]), in order.
+// answerRows are the rows whose next token is an answer token (position t
+// predicts position t+1), in order. They are found by modality, not by
+// label: with TextPromptLoss prompt tokens are labelled too.
 func answerRows(in *model.Input) []int {
 	var rows []int
-	for t := 1; t < len(in.Labels); t++ {
-		if in.Labels[t] != nn.IgnoreIndex {
+	for t := 1; t < len(in.Modality); t++ {
+		if in.Modality[t] == model.Answer {
 			rows = append(rows, t-1)
 		}
 	}

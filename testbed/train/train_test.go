@@ -459,3 +459,54 @@ func TestPromptTurns(t *testing.T) {
 		t.Fatalf("only %d multi-turn samples", multi)
 	}
 }
+
+// TestTextPromptLoss checks that with TextPromptLoss a text-phase sample
+// labels every prompt and answer token with its own id and no image row,
+// that the main phase still labels answers only, and that the answer rows
+// the guides use do not change with it.
+func TestTextPromptLoss(t *testing.T) {
+	c := tinyConfig()
+	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 2, 4, 0.5, 1e-3
+	c.Steps = 4
+	m := tinyModel(t, &c)
+	for _, step := range []int{1, 3} {
+		for i := range 12 {
+			c.TextPromptLoss = false
+			plain, _, err := trainingInput(m, &c, step, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.TextPromptLoss = true
+			lm, _, err := trainingInput(m, &c, step, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(plain.IDs, lm.IDs) || !slices.Equal(answerRows(plain), answerRows(lm)) {
+				t.Fatalf("step %d sample %d: ids or answer rows differ with the prompt loss", step, i)
+			}
+			labelled := 0
+			for p, md := range lm.Modality {
+				want := nn.IgnoreIndex
+				switch {
+				case md == model.Answer, md == model.Prompt && step <= c.TextSteps:
+					want = lm.IDs[p]
+				}
+				if md == model.Answer && plain.Labels[p] != lm.IDs[p] {
+					t.Fatalf("step %d sample %d: answer position %d unlabelled without the prompt loss", step, i, p)
+				}
+				if md != model.Answer && plain.Labels[p] != nn.IgnoreIndex {
+					t.Fatalf("step %d sample %d: %v position %d labelled without the prompt loss", step, i, md, p)
+				}
+				if lm.Labels[p] != want {
+					t.Fatalf("step %d sample %d: %v position %d label %d, want %d", step, i, md, p, lm.Labels[p], want)
+				}
+				if lm.Labels[p] != nn.IgnoreIndex {
+					labelled++
+				}
+			}
+			if step <= c.TextSteps && labelled < 3*len(answerRows(lm)) {
+				t.Fatalf("step %d sample %d: only %d labels for %d answer tokens", step, i, labelled, len(answerRows(lm)))
+			}
+		}
+	}
+}
