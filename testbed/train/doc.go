@@ -30,8 +30,14 @@
 // (0.25), as the whole conversation through the chat template (the form of
 // calibration data and of the evaluator's answer-token loss), otherwise as
 // the generation prompt followed by the answer tokens and <|im_end|> (the
-// form of multiple-choice scoring and generation). The loss is the mean
-// next-token cross-entropy over the answer tokens (answer and end of turn).
+// form of multiple-choice scoring and generation). Conversations of several
+// question turns (Config.QATurns) are rendered through the template too,
+// or, with Config.PromptTurns (the default for new runs), turn by turn in
+// the generation-prompt form, so that every answer follows the tokens
+// evaluation puts before it. The loss is the mean next-token cross-entropy
+// over the answer tokens (answer and end of turn); with
+// Config.TextPromptLoss the text phase also labels every prompt token
+// (language-model pretraining).
 //
 // These training aids make the image and the multiple-choice format
 // learnable by a model trained from scratch (without them a first model
