@@ -121,7 +121,7 @@ type example struct {
 // (world.Question.AsOpen).
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
 	in, ex, err := trainingSample(m, c, step, i)
-	if err == nil && c.TextPromptLoss && step <= c.TextSteps {
+	if err == nil && c.TextPromptLoss && step <= c.TextSteps && ex.Questions[0].Kind != world.LookupKind {
 		labelPrompt(in)
 	}
 	return in, ex, err

@@ -460,8 +460,9 @@ func TestPromptTurns(t *testing.T) {
 	}
 }
 
-// TestTextPromptLoss checks that with TextPromptLoss a text-phase sample
-// labels every prompt and answer token with its own id and no image row,
+// TestTextPromptLoss checks that with TextPromptLoss a text-phase language
+// sample labels every prompt and answer token with its own id and no image
+// row, that letter drills keep answer-only labels,
 // that the main phase still labels answers only, and that the answer rows
 // the guides use do not change with it.
 func TestTextPromptLoss(t *testing.T) {
@@ -469,6 +470,7 @@ func TestTextPromptLoss(t *testing.T) {
 	c.TextSteps, c.TextBatch, c.TextLookupShare, c.TextLR = 2, 4, 0.5, 1e-3
 	c.Steps = 4
 	m := tinyModel(t, &c)
+	drills, lmSamples := 0, 0
 	for _, step := range []int{1, 3} {
 		for i := range 12 {
 			c.TextPromptLoss = false
@@ -477,9 +479,15 @@ func TestTextPromptLoss(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.TextPromptLoss = true
-			lm, _, err := trainingInput(m, &c, step, i)
+			lm, ex, err := trainingInput(m, &c, step, i)
 			if err != nil {
 				t.Fatal(err)
+			}
+			lmStep := step <= c.TextSteps && ex.Questions[0].Kind != world.LookupKind
+			if ex.Questions[0].Kind == world.LookupKind {
+				drills++
+			} else if lmStep {
+				lmSamples++
 			}
 			if !slices.Equal(plain.IDs, lm.IDs) || !slices.Equal(answerRows(plain), answerRows(lm)) {
 				t.Fatalf("step %d sample %d: ids or answer rows differ with the prompt loss", step, i)
@@ -488,7 +496,7 @@ func TestTextPromptLoss(t *testing.T) {
 			for p, md := range lm.Modality {
 				want := nn.IgnoreIndex
 				switch {
-				case md == model.Answer, md == model.Prompt && step <= c.TextSteps:
+				case md == model.Answer, md == model.Prompt && lmStep:
 					want = lm.IDs[p]
 				}
 				if md == model.Answer && plain.Labels[p] != lm.IDs[p] {
@@ -504,9 +512,12 @@ func TestTextPromptLoss(t *testing.T) {
 					labelled++
 				}
 			}
-			if step <= c.TextSteps && labelled < 3*len(answerRows(lm)) {
+			if lmStep && labelled < 3*len(answerRows(lm)) {
 				t.Fatalf("step %d sample %d: only %d labels for %d answer tokens", step, i, labelled, len(answerRows(lm)))
 			}
 		}
+	}
+	if drills == 0 || lmSamples == 0 {
+		t.Fatalf("%d drills, %d language samples in the text phase: both cases must be checked", drills, lmSamples)
 	}
 }
