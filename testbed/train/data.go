@@ -111,14 +111,17 @@ type example struct {
 }
 
 // trainingInput draws sample i of step and prepares it: with probability
-// FullConversationShare the whole conversation as the chat template
-// renders it, else the generation prompt followed by the answer. With
-// QATurns > 1, a question about an image is followed by up to QATurns-1
-// more about the same image (world.Scene.FollowUps), and a language
-// question by as many more language questions, one conversation rendered
-// whole; captions and letter drills stay single. Each multiple-choice
-// question is then asked open-ended with probability OpenShare
-// (world.Question.AsOpen).
+// FullConversationShare the whole conversation, else the generation prompt
+// followed by the answer. With QATurns > 1, a question about an image is
+// followed by up to QATurns-1 more about the same image
+// (world.Scene.FollowUps), and a language question by as many more
+// language questions, one conversation rendered whole; captions and letter
+// drills stay single. Each multiple-choice question is then asked
+// open-ended with probability OpenShare (world.Question.AsOpen). A whole
+// conversation is rendered turn by turn in the generation-prompt form with
+// PromptTurns (promptTurns), else as the chat template renders it. With
+// TextPromptLoss, text-phase samples other than letter drills label their
+// prompt tokens too (labelPrompt).
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
 	in, ex, err := trainingSample(m, c, step, i)
 	if err == nil && c.TextPromptLoss && step <= c.TextSteps && ex.Questions[0].Kind != world.LookupKind {
@@ -170,10 +173,7 @@ func trainingSample(m *llavaonevision.Model, c *Config, step, i int) (*model.Inp
 		in, err := m.Prepare(conversationTurns(ex.Questions, img), false)
 		return in, ex, err
 	}
-	if !full {
-		ex.Questions = ex.Questions[:1]
-	}
-	in, err := promptTurns(m, ex.Questions, img)
+	in, err := promptTurns(m, ex.Questions, img) // one question unless full
 	return in, ex, err
 }
 
