@@ -222,11 +222,13 @@ var DefaultSizes = Sizes{
 	VocabSize: 2048, Tied: true,
 }
 
-// DefaultConfig is the testbed recipe: a 1200-step text phase of letter
-// drills only (batch 64, its own learning-rate cycle peaking at 1e-3), then
-// 18800 steps of the full mixture (batch 16, peak 1e-3) in which image and
-// language questions come in conversations of up to 6 question turns and
-// 30% of multiple-choice questions are asked open-ended, with mimetic Q/K
+// DefaultConfig is the testbed recipe: a 1200-step text phase, half letter
+// drills (answer loss) and half language questions trained as language-model
+// text (every token a label), batch 64, its own learning-rate cycle peaking
+// at 1e-3, then 18800 steps of the full mixture (batch 16, peak 1e-3) in
+// which image and language questions come in conversations of up to 6
+// question turns (each answer after the generation prompt) and 30% of
+// multiple-choice questions are asked open-ended, with mimetic Q/K
 // initialisation, supervised attention (on the option line of
 // multiple-choice answers and on the image tokens a question is about), the
 // auxiliary image head and the object curriculum.
@@ -241,9 +243,9 @@ func DefaultConfig() Config {
 		CorpusSize: 20000, Workers: 2, AuxWeight: 0.3, CurriculumSteps: 1000,
 		MimeticQK: 0.06, GuideWeight: 0.3, ImageGuideWeight: 0.3, QATurns: 6, OpenShare: 0.3,
 		ReferentGuideWeight: 0.3, GroundingGuideWeight: 0.3, AuxBalance: true, AuxAligned: true, AuxResidual: true, TextVisionBatch: 64,
-		TextSteps: 1200, TextBatch: 64, TextLookupShare: 1, TextLR: 1e-3,
-		PromptTurns: true,
-		World:       world.DefaultConfig(),
+		TextSteps: 1200, TextBatch: 64, TextLookupShare: 0.5, TextLR: 1e-3,
+		PromptTurns: true, TextPromptLoss: true,
+		World: world.DefaultConfig(),
 	}
 }
 
