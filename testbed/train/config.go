@@ -49,7 +49,8 @@ type Config struct {
 	// conversation ("<|im_start|>assistant \n<answer><|im_end|>", as in
 	// calibration data); the others are the generation prompt
 	// ("<|im_start|>assistant\n") followed by the answer, as evaluation and
-	// generation see them.
+	// generation see them. With PromptTurns both forms are the same tokens,
+	// so it changes nothing but the draw it takes from the sample's stream.
 	FullConversationShare float64 `json:"full_conversation_share"`
 	// EvalEvery steps the held-out set (HeldOut questions per category) is
 	// scored; CheckpointEvery steps a checkpoint is written.

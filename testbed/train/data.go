@@ -185,13 +185,8 @@ func trainingSample(m *llavaonevision.Model, c *Config, step, i int) (*model.Inp
 func promptTurns(m *llavaonevision.Model, qs []world.Question, img *image.RGB) (*model.Input, error) {
 	var in *model.Input
 	for i, q := range qs {
-		var turn *model.Input
-		var err error
-		if i == 0 {
-			turn, err = promptInput(m, q, img)
-		} else {
-			turn, err = promptInput(m, q, nil)
-		}
+		turn, err := promptInput(m, q, img)
+		img = nil // shown in the first user turn only
 		if err != nil {
 			return nil, fmt.Errorf("turn %d: %w", i+1, err)
 		}

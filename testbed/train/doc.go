@@ -34,7 +34,8 @@
 // question turns (Config.QATurns) are rendered through the template too,
 // or, with Config.PromptTurns (the default for new runs), turn by turn in
 // the generation-prompt form, so that every answer follows the tokens
-// evaluation puts before it. The loss is the mean next-token cross-entropy
+// evaluation puts before it; the two forms of a one-question sample are
+// then the same. The loss is the mean next-token cross-entropy
 // over the answer tokens (answer and end of turn); with
 // Config.TextPromptLoss the text phase also labels every prompt token
 // (language-model pretraining).

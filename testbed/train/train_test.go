@@ -369,11 +369,14 @@ func TestTokenizerWords(t *testing.T) {
 // the generation prompt as "<|im_start|>assistant\n"; a tokenizer that
 // merges " \n" gave the two different last tokens, and a run trained on
 // such conversations answered every open question of the held-out set (one
-// turn, generation prompt) with a multiple-choice letter.
+// turn, generation prompt) with a multiple-choice letter. It checks the
+// template form (PromptTurns off: runs configured before it, calibration
+// data); TestPromptTurns checks the generation-prompt form.
 func TestAnswerPrefix(t *testing.T) {
 	c := tinyConfig()
 	d := DefaultConfig()
 	c.CorpusSize, c.VocabSize, c.QATurns = d.CorpusSize, d.VocabSize, 4
+	c.PromptTurns = false
 	m := tinyModel(t, &c)
 	checked := 0
 	for i := range 30 {
