@@ -142,6 +142,12 @@ type Config struct {
 	// look, at every answer row of an image question, at the words the
 	// question refers to its objects by. 0 turns it off.
 	ReferentGuideWeight float64 `json:"referent_guide_weight,omitempty"`
+	// TextReferentGuide extends the referent guide to questions without an
+	// image (language questions and letter drills): both heads are taught
+	// to look, from every answer row, at the question's subject words
+	// (world.Question.Subject: the country, the creature, the operands, the
+	// word a drill seeks). Needs ReferentGuideWeight > 0.
+	TextReferentGuide bool `json:"text_referent_guide,omitempty"`
 	// GroundingGuideWeight weights the grounding guide (guide.go): the
 	// image guide's head is taught, at the row of every colour, shape or
 	// size word of an image question, to look at the objects that have
@@ -280,6 +286,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: grounding guide weight %g, want >= 0", c.GroundingGuideWeight)
 	case c.GroundingGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the grounding guide needs at least 2 decoder layers, have %d", s.TextLayers)
+	case c.TextReferentGuide && c.ReferentGuideWeight <= 0:
+		return fmt.Errorf("train config: the text referent guide needs a referent guide weight above 0")
 	case c.ReferentGuideWeight > 0 && (s.TextLayers < 3 || s.Heads < 3):
 		return fmt.Errorf("train config: the referent guide needs at least 3 decoder layers and 3 query heads, have %d and %d", s.TextLayers, s.Heads)
 	case c.ImageGuideWeight > 0 && s.TextLayers < 2:

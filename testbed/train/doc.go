@@ -72,7 +72,11 @@
 //     third-to-last block are taught to look, from the answer rows, at the
 //     words the question names its objects by (colours, shapes, sizes, and
 //     the row reference for one head, the column reference for the other),
-//     so the image guide's query knows what to look for.
+//     so the image guide's query knows what to look for. With
+//     Config.TextReferentGuide both heads are also taught, on questions
+//     without an image, to look at the question's subject words
+//     (world.Question.Subject: the country, the creature, the operands, the
+//     word a letter drill seeks).
 //   - The grounding guide (Config.GroundingGuideWeight): the image guide's
 //     head is also taught, at the row of every colour, shape or size word
 //     of an image question, to look at the objects that have that

@@ -329,6 +329,29 @@ func referentSpans(question string) (spans [2][][2]int) {
 	return spans
 }
 
+// subjectSpans are the byte spans [start, end) of the subject words of a
+// question without an image, each the first whole-word occurrence after the
+// previous one (a word: not preceded or followed by a letter or digit).
+// A subject that is not found has no span.
+func subjectSpans(question string, subjects []string) [][2]int {
+	var spans [][2]int
+	at := 0
+	for _, w := range subjects {
+		for from := at; w != "" && from+len(w) <= len(question); from++ {
+			end := from + len(w)
+			if question[from:end] == w && (from == 0 || !isWordByte(question[from-1])) &&
+				(end == len(question) || !isWordByte(question[end])) {
+				spans = append(spans, [2]int{from, end})
+				at = end
+				break
+			}
+		}
+	}
+	return spans
+}
+
+func isWordByte(b byte) bool { return isLetter(b) || b >= '0' && b <= '9' }
+
 func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // referentGuide finds, for an image question answered in turn, the guided
@@ -340,11 +363,17 @@ func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 // question without an image or without referent words, or when the
 // question's tokens are not found. A head without referent words (the
 // column head of "the second row") has no keys and is not guided.
-func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, turn []int) (rows []int, keys [2][]int, ok bool) {
-	if !q.HasImage || len(turn) == 0 {
+func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, turn []int, text bool) (rows []int, keys [2][]int, ok bool) {
+	if !q.HasImage && !text || len(turn) == 0 {
 		return nil, keys, false
 	}
-	spans := referentSpans(q.Question)
+	var spans [2][][2]int
+	if q.HasImage {
+		spans = referentSpans(q.Question)
+	} else {
+		s := subjectSpans(q.Question, q.Subject)
+		spans = [2][][2]int{s, s}
+	}
 	if len(spans[0]) == 0 && len(spans[1]) == 0 {
 		return nil, keys, false
 	}

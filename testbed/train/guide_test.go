@@ -430,14 +430,27 @@ func TestReferentSpans(t *testing.T) {
 // TestReferentGuide: in conversations of one and of several turns, every
 // image question with referent words is guided at its own answer rows,
 // each head's keys are tokens of that turn's question (after the previous
-// turn's answer) and spell exactly the head's referent words; language
-// questions are not guided.
+// turn's answer) and spell exactly the head's referent words; questions
+// without an image are guided only with text set, both heads at their
+// subject words.
 func TestReferentGuide(t *testing.T) {
 	c := tinyConfig()
 	m := tinyModel(t, &c)
-	checked, positional := 0, 0
-	for _, turns := range []int{1, 5} {
-		c.QATurns = turns
+	checked, positional, texts := 0, 0, 0
+	// letters keeps the letters and digits of s, lower-cased.
+	letters := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 128 && isWordByte(byte(r)) {
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, s)
+	}
+	for _, tc := range []struct {
+		turns int
+		text  bool
+	}{{1, false}, {5, false}, {5, true}} {
+		c.QATurns = tc.turns
 		for i := 0; i < 60; i++ {
 			in, ex, err := trainingInput(m, &c, 11, i)
 			if err != nil {
@@ -445,9 +458,20 @@ func TestReferentGuide(t *testing.T) {
 			}
 			turnRows := answerTurns(in)
 			for k, q := range ex.Questions {
-				rows, keys, ok := referentGuide(m.Tok, in, q, turnRows[k])
+				rows, keys, ok := referentGuide(m.Tok, in, q, turnRows[k], tc.text)
 				sp := referentSpans(q.Question)
-				if !q.HasImage || len(sp[0])+len(sp[1]) == 0 {
+				if !q.HasImage {
+					sp = [2][][2]int{}
+					if tc.text {
+						s := subjectSpans(q.Question, q.Subject)
+						if len(s) != len(q.Subject) {
+							t.Fatalf("%s %q: subject %q found as %v", q.Kind, q.Question, q.Subject, s)
+						}
+						sp = [2][][2]int{s, s}
+						texts++
+					}
+				}
+				if len(sp[0])+len(sp[1]) == 0 {
 					if ok {
 						t.Fatalf("sample %d turn %d: %s %q guided", i, k, q.Kind, q.Question)
 					}
@@ -475,9 +499,9 @@ func TestReferentGuide(t *testing.T) {
 					for _, s := range sp[h] {
 						want = append(want, strings.ToLower(q.Question[s[0]:s[1]]))
 					}
-					// Tokens may split a word or carry its leading space:
-					// compare the letters.
-					if g, w := strings.Join(got, ""), strings.Join(want, ""); g != w {
+					// Tokens may split a word or carry its leading space
+					// or a quote: compare the letters and digits.
+					if g, w := letters(strings.Join(got, "")), letters(strings.Join(want, "")); g != w {
 						t.Fatalf("sample %d turn %d head %d: %q: keys spell %q, want %q", i, k, h, q.Question, g, w)
 					}
 				}
@@ -487,8 +511,8 @@ func TestReferentGuide(t *testing.T) {
 			}
 		}
 	}
-	if checked < 40 || positional < 5 {
-		t.Fatalf("checked %d guided questions, %d with a row/column reference", checked, positional)
+	if checked < 40 || positional < 5 || texts < 20 {
+		t.Fatalf("checked %d guided questions, %d with a row/column reference, %d without an image", checked, positional, texts)
 	}
 }
 

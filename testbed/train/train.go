@@ -619,7 +619,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 							}
 						}
 					case block == last-2 && c.ReferentGuideWeight > 0:
-						rows, keys, ok := referentGuide(m.Tok, in, q, turns[k])
+						rows, keys, ok := referentGuide(m.Tok, in, q, turns[k], c.TextReferentGuide)
 						if !ok {
 							continue
 						}

@@ -172,6 +172,7 @@ func genCapital(rng *rand.Rand, q *Question) bool {
 	f := FactTable()
 	c := f.Countries[rng.IntN(len(f.Countries))]
 	q.Question = fmt.Sprintf(choose(rng, "What is the capital of %s?", "Which city is the capital of %s?"), c.Name)
+	q.Subject = []string{c.Name}
 	var caps []string
 	for _, x := range f.Countries {
 		caps = append(caps, x.Capital)
@@ -183,6 +184,7 @@ func genCountry(rng *rand.Rand, q *Question) bool {
 	f := FactTable()
 	c := f.Countries[rng.IntN(len(f.Countries))]
 	q.Question = fmt.Sprintf("%s is the capital of which country?", c.Capital)
+	q.Subject = []string{c.Capital}
 	var names []string
 	for _, x := range f.Countries {
 		names = append(names, x.Name)
@@ -194,6 +196,7 @@ func genCreatureColor(rng *rand.Rand, q *Question) bool {
 	f := FactTable()
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "What colour is a %s?", "What is the colour of the %s?"), c.Name)
+	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Color, Colors, nil)
 }
 
@@ -201,6 +204,7 @@ func genCreatureHome(rng *rand.Rand, q *Question) bool {
 	f := FactTable()
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "Where does the %s live?", "In which place does the %s live?"), c.Name)
+	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Habitat, habitats, nil)
 }
 
@@ -208,6 +212,7 @@ func genCreatureFood(rng *rand.Rand, q *Question) bool {
 	f := FactTable()
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "What does the %s eat?", "What is the food of the %s?"), c.Name)
+	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Food, foods, nil)
 }
 
@@ -218,6 +223,7 @@ func genMix(rng *rand.Rand, q *Question) bool {
 		a, b = b, a
 	}
 	q.Question = fmt.Sprintf(choose(rng, "What colour do %s and %s make?", "Mixing %s and %s gives which colour?"), a, b)
+	q.Subject = []string{a, b}
 	var pref []string
 	for _, c := range append(mixResults(), allColorWords()...) {
 		if c != a && c != b {
@@ -234,6 +240,7 @@ func genOpposite(rng *rand.Rand, q *Question) bool {
 		w, ans = ans, w
 	}
 	q.Question = fmt.Sprintf(choose(rng, "What is the opposite of %q?", "Which word means the opposite of %q?"), w)
+	q.Subject = []string{w}
 	var words []string
 	for _, x := range Opposites {
 		if x[0] != w && x[1] != w {
@@ -255,6 +262,7 @@ func arithmetic(rng *rand.Rand, q *Question, ans int) bool {
 func genAdd(rng *rand.Rand, q *Question) bool {
 	a, b := 10+rng.IntN(90), 10+rng.IntN(90)
 	q.Question = fmt.Sprintf(choose(rng, "%d + %d = ?", "What is %d plus %d?"), a, b)
+	q.Subject = []string{fmt.Sprint(a), fmt.Sprint(b)}
 	return arithmetic(rng, q, a+b)
 }
 
@@ -264,12 +272,14 @@ func genSubtract(rng *rand.Rand, q *Question) bool {
 		a, b = b, a
 	}
 	q.Question = fmt.Sprintf(choose(rng, "%d - %d = ?", "What is %d minus %d?"), a, b)
+	q.Subject = []string{fmt.Sprint(a), fmt.Sprint(b)}
 	return arithmetic(rng, q, a-b)
 }
 
 func genMultiply(rng *rand.Rand, q *Question) bool {
 	a, b := 2+rng.IntN(8), 2+rng.IntN(8)
 	q.Question = fmt.Sprintf(choose(rng, "%d x %d = ?", "What is %d times %d?"), a, b)
+	q.Subject = []string{fmt.Sprint(a), fmt.Sprint(b)}
 	return arithmetic(rng, q, a*b)
 }
 
@@ -280,6 +290,7 @@ func genSides(rng *rand.Rand, q *Question) bool {
 	} else {
 		q.Question = fmt.Sprintf("How many sides does %s %s have?", article(sh), sh)
 	}
+	q.Subject = []string{sh}
 	return numberChoices(rng, q, sides[sh], 2, false)
 }
 
@@ -289,15 +300,18 @@ func genNext(rng *rand.Rand, q *Question) bool {
 		if rng.IntN(2) == 0 {
 			q.Question = fmt.Sprintf("What number comes after %d?", n)
 			q.Answer = fmt.Sprint(n + 1)
+			q.Subject = []string{fmt.Sprint(n)}
 		} else {
 			q.Question = fmt.Sprintf("What number comes before %d?", n+1)
 			q.Answer = fmt.Sprint(n)
+			q.Subject = []string{fmt.Sprint(n + 1)}
 		}
 		return true
 	}
 	const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	i := rng.IntN(25)
 	q.Question = fmt.Sprintf("What letter comes after %s in the alphabet?", abc[i:i+1])
+	q.Subject = []string{abc[i : i+1]}
 	q.Answer = abc[i+1 : i+2]
 	return true
 }

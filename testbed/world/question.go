@@ -65,6 +65,13 @@ type Question struct {
 	// (Scene.SignGlyphs); nil otherwise. A training aid like Focus; not
 	// written to the benchmark file.
 	Glyphs []int
+	// Subject, for a question without an image, lists the words of
+	// Question the answer depends on, in order: the country or capital, the
+	// creature, the two colours mixed, the word whose opposite is asked,
+	// the operands, the shape, the number or letter counted from, the word
+	// a letter drill seeks. A training aid like Focus (supervised attention
+	// on the question's words); not written to the benchmark file.
+	Subject []string
 }
 
 // MultipleChoice reports whether the question has options.

@@ -200,7 +200,7 @@ func LookupQuestion(rng *rand.Rand) Question {
 	words := classes[rng.IntN(len(classes))]
 	w := words[rng.IntN(len(words))]
 	q := Question{Category: Language, Kind: LookupKind,
-		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?"}
+		Question: choose(rng, "Which option is ", "Which option says ", "Find the option ") + w + "?", Subject: []string{w}}
 	setChoices(rng, &q, w, words, nil)
 	return q
 }

@@ -831,3 +831,103 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestSubject: every question without an image names its Subject words in
+// order, as whole words of its text, and they determine the answer.
+func TestSubject(t *testing.T) {
+	f := FactTable()
+	capital, country := map[string]string{}, map[string]string{}
+	for _, c := range f.Countries {
+		capital[c.Name], country[c.Capital] = c.Capital, c.Name
+	}
+	creature := map[string]Creature{}
+	for _, c := range f.Creatures {
+		creature[c.Name] = c
+	}
+	mix, opposite := map[[2]string]string{}, map[string]string{}
+	for _, m := range Mixes {
+		mix[[2]string{m[0], m[1]}], mix[[2]string{m[1], m[0]}] = m[2], m[2]
+	}
+	for _, o := range Opposites {
+		opposite[o[0]], opposite[o[1]] = o[1], o[0]
+	}
+	isWordByte := func(b byte) bool {
+		return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+	}
+	num := func(s string) int {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("subject %q: %v", s, err)
+		}
+		return n
+	}
+	var qs []Question
+	for i := 0; i < 3000; i++ {
+		qs = append(qs, LanguageQuestion(testRNG(uint64(i))))
+	}
+	for i := 0; i < 500; i++ {
+		qs = append(qs, LookupQuestion(testRNG(uint64(i))))
+	}
+	for _, q := range qs {
+		if len(q.Subject) == 0 {
+			t.Fatalf("%s %q: no subject", q.Kind, q.Question)
+		}
+		at := 0
+		for _, s := range q.Subject {
+			k := -1
+			for from := at; from <= len(q.Question)-len(s); from++ {
+				if strings.HasPrefix(q.Question[from:], s) && (from == 0 || !isWordByte(q.Question[from-1])) &&
+					(from+len(s) == len(q.Question) || !isWordByte(q.Question[from+len(s)])) {
+					k = from
+					break
+				}
+			}
+			if k < 0 {
+				t.Fatalf("%s %q: subject %q not a word after byte %d", q.Kind, q.Question, s, at)
+			}
+			at = k + len(s)
+		}
+		s := q.Subject
+		var want string
+		switch q.Kind {
+		case "capital":
+			want = capital[s[0]]
+		case "country":
+			want = country[s[0]]
+		case "creature-color":
+			want = creature[s[0]].Color
+		case "creature-home":
+			want = creature[s[0]].Habitat
+		case "creature-food":
+			want = creature[s[0]].Food
+		case "mix":
+			want = mix[[2]string{s[0], s[1]}]
+		case "opposite":
+			want = opposite[s[0]]
+		case "add":
+			want = fmt.Sprint(num(s[0]) + num(s[1]))
+		case "subtract":
+			want = fmt.Sprint(num(s[0]) - num(s[1]))
+		case "multiply":
+			want = fmt.Sprint(num(s[0]) * num(s[1]))
+		case "sides":
+			want = fmt.Sprint(sides[s[0]])
+		case "next":
+			switch {
+			case strings.Contains(q.Question, "letter"):
+				want = string(rune(s[0][0] + 1))
+			case strings.Contains(q.Question, "after"):
+				want = fmt.Sprint(num(s[0]) + 1)
+			default:
+				want = fmt.Sprint(num(s[0]) - 1)
+			}
+		case LookupKind:
+			want = s[0]
+		default:
+			t.Fatalf("kind %s not checked", q.Kind)
+		}
+		if got := q.Correct(); got != want {
+			t.Fatalf("%s %q subject %q: answer %q, want %q", q.Kind, q.Question, s, got, want)
+		}
+	}
+}
