@@ -142,6 +142,12 @@ type Config struct {
 	// look, at every answer row of an image question, at the words the
 	// question refers to its objects by. 0 turns it off.
 	ReferentGuideWeight float64 `json:"referent_guide_weight,omitempty"`
+	// LetterGuideWeight weights the option-letter guide (guide.go): query
+	// head LetterGuideHead of the first decoder block is taught, at every
+	// token of every option of a multiple-choice question, to look at that
+	// option's letter, so the option's words carry their letter for the
+	// multiple-choice guide's head to read. 0 turns it off.
+	LetterGuideWeight float64 `json:"letter_guide_weight,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -286,6 +292,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: grounding guide weight %g, want >= 0", c.GroundingGuideWeight)
 	case c.GroundingGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the grounding guide needs at least 2 decoder layers, have %d", s.TextLayers)
+	case c.LetterGuideWeight < 0 || math.IsNaN(c.LetterGuideWeight):
+		return fmt.Errorf("train config: letter guide weight %g, want >= 0", c.LetterGuideWeight)
+	case c.LetterGuideWeight > 0 && s.Heads < 2:
+		return fmt.Errorf("train config: the letter guide needs at least 2 query heads, have %d", s.Heads)
 	case c.TextReferentGuide && c.ReferentGuideWeight <= 0:
 		return fmt.Errorf("train config: the text referent guide needs a referent guide weight above 0")
 	case c.ReferentGuideWeight > 0 && (s.TextLayers < 3 || s.Heads < 3):

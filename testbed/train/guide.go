@@ -84,6 +84,65 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, ke
 	return a - 1, keys, true
 }
 
+// The option-letter guide. The multiple-choice guide's head reads the
+// letter from the correct option's words, but a word of an option knows
+// its letter only if an earlier head has copied it there: the letter sits
+// two or more tokens before it ("\nC. red"). That copy is the first half
+// of an induction-like circuit, which left alone forms after a long,
+// seed-dependent plateau (run14's text phase: the multiple-choice head put
+// 44% of its mass on the right line while the letters stayed at chance).
+// With LetterGuideWeight > 0, query head LetterGuideHead of the first
+// decoder block is taught, at every token of every option of a
+// multiple-choice question (the tokens after "X." through the line's
+// newline), to look at that option's letter,
+//
+//	L_letter = -LetterGuideWeight/|rows| · Σ_rows log P[row, letter(row)]
+
+// LetterGuideHead is the query head of the first decoder block that is
+// guided to the option letters (not a head of the referent guide, which
+// shares the first block with a three-layer decoder).
+const LetterGuideHead = 1
+
+// letterGuide finds, in the user turn of a multiple-choice question that
+// lies between position lo and the answer rows, the tokens of every
+// option line ("\nX. words\n": the tokens after the ".", through the one
+// holding the newline) and, for each, the position of its letter. ok is
+// false when no option line is found.
+func letterGuide(tok *tokenizer.Tokenizer, in *model.Input, lo int, turn []int) (rows []int, keys [][]int, ok bool) {
+	if len(turn) == 0 {
+		return nil, nil, false
+	}
+	dot, found := tok.TokenToID(".")
+	if !found {
+		return nil, nil, false
+	}
+	isLetterID := map[int]bool{}
+	for _, l := range world.Letters {
+		id, found := tok.TokenToID(l)
+		if !found {
+			return nil, nil, false
+		}
+		isLetterID[id] = true
+	}
+	end := turn[0] // the answer's first row: the prompt ends here
+	for t := max(lo, 1); t+2 < end; t++ {
+		if !isLetterID[in.IDs[t]] || in.IDs[t+1] != dot {
+			continue
+		}
+		if s, _ := tok.IDToToken(in.IDs[t-1]); !strings.HasSuffix(s, "Ċ") {
+			continue
+		}
+		for r := t + 2; r < end; r++ {
+			rows = append(rows, r)
+			keys = append(keys, []int{t})
+			if s, _ := tok.IDToToken(in.IDs[r]); strings.Contains(s, "Ċ") {
+				break
+			}
+		}
+	}
+	return rows, keys, len(rows) > 0
+}
+
 // The image guide. The same supervision for the other lookup a question
 // needs: for every image question with a focus (world.Question.Focus: the
 // objects or the sign the answer depends on), query head ImageGuideHead of

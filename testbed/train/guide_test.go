@@ -516,8 +516,8 @@ func TestReferentGuide(t *testing.T) {
 	}
 }
 
-// TestGuideGradients: the referent guide (third-to-last block) and the
-// grounding guide (second-to-last) change only the attention probabilities
+// TestGuideGradients: the referent guide (third-to-last block), the
+// grounding guide (second-to-last) and the letter guide (first) change only the attention probabilities
 // of their block: the answer loss and every gradient of the other decoder
 // blocks and of that block's value path are unchanged, its query and key
 // projections get extra gradient, and its loss is reported.
@@ -530,6 +530,7 @@ func TestGuideGradients(t *testing.T) {
 	}{
 		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.guides[refGuideLoss] }},
 		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.guides[groundGuideLoss] }},
+		{"letter", 0, func(c *Config, w float64) { c.LetterGuideWeight = w }, func(r *lossResult) float64 { return r.guides[letterGuideLoss] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig()
@@ -698,5 +699,70 @@ func TestGroundingGuide(t *testing.T) {
 	}
 	if checked < 60 || plural == 0 || absent == 0 {
 		t.Fatalf("checked %d rows (%d plural shapes), %d words of absent attributes", checked, plural, absent)
+	}
+}
+
+// TestLetterGuide: in conversations of one and of several turns, every
+// multiple-choice question's answer turn is guided at exactly the tokens of
+// its own four option lines, each keyed to the letter that labels its line;
+// open questions are not guided.
+func TestLetterGuide(t *testing.T) {
+	c := tinyConfig()
+	m := tinyModel(t, &c)
+	checked := 0
+	for _, turns := range []int{1, 5} {
+		c.QATurns = turns
+		for i := 0; i < 40; i++ {
+			in, ex, err := trainingInput(m, &c, 11, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turnRows := answerTurns(in)
+			for k, q := range ex.Questions {
+				lo := 0
+				if k > 0 {
+					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
+				}
+				rows, keys, ok := letterGuide(m.Tok, in, lo, turnRows[k])
+				if !q.MultipleChoice() {
+					if ok {
+						t.Fatalf("sample %d turn %d: open %s %q guided", i, k, q.Kind, q.Question)
+					}
+					continue
+				}
+				if !ok {
+					t.Fatalf("sample %d turn %d: %s %q not guided", i, k, q.Kind, q.Question)
+				}
+				checked++
+				// Rebuild each option line from the guided tokens, by the
+				// letter they are keyed to.
+				lines := map[string]string{}
+				for j, r := range rows {
+					if len(keys[j]) != 1 {
+						t.Fatalf("row %d: keys %v", r, keys[j])
+					}
+					key := keys[j][0]
+					if r <= key+1 || key <= lo || r >= turnRows[k][0] {
+						t.Fatalf("sample %d turn %d: row %d keyed to %d, outside the turn (%d, %d)", i, k, r, key, lo, turnRows[k][0])
+					}
+					letter := m.Tok.Decode(in.IDs[key:key+1], false)
+					if dot := m.Tok.Decode(in.IDs[key+1:key+2], false); dot != "." {
+						t.Fatalf("row %d: key %d %q followed by %q", r, key, letter, dot)
+					}
+					lines[letter] += m.Tok.Decode(in.IDs[r:r+1], false)
+				}
+				if len(lines) != len(q.Options) {
+					t.Fatalf("%q: %d option lines guided, want %d: %q", q.Question, len(lines), len(q.Options), lines)
+				}
+				for o, opt := range q.Options {
+					if got, want := lines[world.Letters[o]], " "+opt+"\n"; got != want {
+						t.Fatalf("%q: option %s guided tokens %q, want %q", q.Question, world.Letters[o], got, want)
+					}
+				}
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked %d multiple-choice questions", checked)
 	}
 }

@@ -68,6 +68,9 @@ type LossRecord struct {
 	// GroundingGuideLoss is the batch mean of the weighted grounding-guide
 	// loss.
 	GroundingGuideLoss float64 `json:"grounding_guide_loss,omitempty"`
+	// LetterGuideLoss is the batch mean of the weighted option-letter-guide
+	// loss.
+	LetterGuideLoss float64 `json:"letter_guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -259,6 +262,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		if cfg.GroundingGuideWeight > 0 {
 			extra += fmt.Sprintf(" grounding %.3f", rec.GroundingGuideLoss)
+		}
+		if cfg.LetterGuideWeight > 0 {
+			extra += fmt.Sprintf(" letter guide %.3f", rec.LetterGuideLoss)
 		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
@@ -524,7 +530,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 type lossResult struct {
 	model.LossResult
 	aux    float64
-	guides [numGuides]float64 // indexed by mcGuideLoss ... groundGuideLoss
+	guides [numGuides]float64 // indexed by mcGuideLoss ... letterGuideLoss
 }
 
 // The attention guides' losses, in lossResult.guides.
@@ -533,13 +539,14 @@ const (
 	imageGuideLoss
 	refGuideLoss
 	groundGuideLoss
+	letterGuideLoss
 	numGuides
 )
 
 // guideLosses are the record's guide-loss fields, indexed like
 // lossResult.guides.
 func (r *LossRecord) guideLosses() [numGuides]*float64 {
-	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss}
+	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss}
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -568,11 +575,11 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 {
+		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 || c.LetterGuideWeight > 0 {
 			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
-				if block != last && block != last-1 && block != last-2 {
+				if block != last && block != last-1 && block != last-2 && (block != 0 || c.LetterGuideWeight <= 0) {
 					return nil
 				}
 				turns, ok := turnsOf[s]
@@ -598,6 +605,15 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					}
 				}
 				for k, q := range ex.Questions {
+					if block == 0 && c.LetterGuideWeight > 0 && q.MultipleChoice() {
+						lo := 0
+						if k > 0 {
+							lo = turns[k-1][len(turns[k-1])-1] + 1
+						}
+						if rows, keys, ok := letterGuide(m.Tok, in, lo, turns[k]); ok {
+							rowGuides(&losses[letterGuideLoss], LetterGuideHead, rows, keys, c.LetterGuideWeight)
+						}
+					}
 					switch {
 					case block == last && c.GuideWeight > 0 && q.MultipleChoice():
 						row, keys, ok := mcGuide(m.Tok, in, turns[k])
