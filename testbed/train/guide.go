@@ -41,26 +41,15 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, ke
 		return 0, nil, false
 	}
 	a := rows[0] + 1 // the first answer token
-	letter := -1
-	ids := make([]int, len(world.Letters))
-	for k, l := range world.Letters {
-		id, found := tok.TokenToID(l)
-		if !found {
-			return 0, nil, false
-		}
-		ids[k] = id
-		if in.IDs[a] == id {
-			letter = k
-		}
-	}
-	dot, found := tok.TokenToID(".")
-	if letter < 0 || !found {
+	ids, dot, ok := optionLabelIDs(tok)
+	if !ok {
 		return 0, nil, false
 	}
-	endsLine := func(t int) bool {
-		s, _ := tok.IDToToken(t)
-		return strings.HasSuffix(s, "Ċ") // byte-level BPE's newline
+	letter := slices.Index(ids, in.IDs[a])
+	if letter < 0 {
+		return 0, nil, false
 	}
+	endsLine := func(t int) bool { return endsWithNewline(tok, t) }
 	// The last "\n<letter>." before the answer labels the correct option.
 	p := -1
 	for t := a - 2; t >= 1; t-- {
@@ -74,7 +63,7 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, ke
 	}
 	for t := p + 2; t < a; t++ {
 		keys = append(keys, t)
-		if s, _ := tok.IDToToken(in.IDs[t]); strings.Contains(s, "Ċ") {
+		if holdsNewline(tok, in.IDs[t]) {
 			break
 		}
 	}
@@ -82,6 +71,33 @@ func mcGuide(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row int, ke
 		return 0, nil, false
 	}
 	return a - 1, keys, true
+}
+
+// optionLabelIDs are the token ids of the option letters (in
+// world.Letters order) and of the "." that follows each; ok is false when
+// the tokenizer lacks one of them.
+func optionLabelIDs(tok *tokenizer.Tokenizer) (letters []int, dot int, ok bool) {
+	for _, l := range world.Letters {
+		id, found := tok.TokenToID(l)
+		if !found {
+			return nil, 0, false
+		}
+		letters = append(letters, id)
+	}
+	dot, ok = tok.TokenToID(".")
+	return letters, dot, ok
+}
+
+// endsWithNewline and holdsNewline report whether token id ends with or
+// contains a newline ("Ċ" in byte-level BPE's alphabet).
+func endsWithNewline(tok *tokenizer.Tokenizer, id int) bool {
+	s, _ := tok.IDToToken(id)
+	return strings.HasSuffix(s, "Ċ")
+}
+
+func holdsNewline(tok *tokenizer.Tokenizer, id int) bool {
+	s, _ := tok.IDToToken(id)
+	return strings.Contains(s, "Ċ")
 }
 
 // The option-letter guide. The multiple-choice guide's head reads the
@@ -109,33 +125,19 @@ const LetterGuideHead = 1
 // holding the newline) and, for each, the position of its letter. ok is
 // false when no option line is found.
 func letterGuide(tok *tokenizer.Tokenizer, in *model.Input, lo int, turn []int) (rows []int, keys [][]int, ok bool) {
-	if len(turn) == 0 {
+	letters, dot, ok := optionLabelIDs(tok)
+	if len(turn) == 0 || !ok {
 		return nil, nil, false
-	}
-	dot, found := tok.TokenToID(".")
-	if !found {
-		return nil, nil, false
-	}
-	isLetterID := map[int]bool{}
-	for _, l := range world.Letters {
-		id, found := tok.TokenToID(l)
-		if !found {
-			return nil, nil, false
-		}
-		isLetterID[id] = true
 	}
 	end := turn[0] // the answer's first row: the prompt ends here
 	for t := max(lo, 1); t+2 < end; t++ {
-		if !isLetterID[in.IDs[t]] || in.IDs[t+1] != dot {
-			continue
-		}
-		if s, _ := tok.IDToToken(in.IDs[t-1]); !strings.HasSuffix(s, "Ċ") {
+		if !slices.Contains(letters, in.IDs[t]) || in.IDs[t+1] != dot || !endsWithNewline(tok, in.IDs[t-1]) {
 			continue
 		}
 		for r := t + 2; r < end; r++ {
 			rows = append(rows, r)
 			keys = append(keys, []int{t})
-			if s, _ := tok.IDToToken(in.IDs[r]); strings.Contains(s, "Ċ") {
+			if holdsNewline(tok, in.IDs[r]) {
 				break
 			}
 		}
@@ -419,8 +421,9 @@ func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 // run of tok.Encode(q.Question) before the turn (its last token matched as
 // a prefix), and a token is a key of a
 // head when its bytes overlap one of that head's spans. ok is false for a
-// question without an image or without referent words, or when the
-// question's tokens are not found. A head without referent words (the
+// question without an image (unless text: then the referent words are
+// both heads' world.Question.Subject, subjectSpans) or without referent
+// words, or when the question's tokens are not found. A head without referent words (the
 // column head of "the second row") has no keys and is not guided.
 func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, turn []int, text bool) (rows []int, keys [2][]int, ok bool) {
 	if !q.HasImage && !text || len(turn) == 0 {
