@@ -305,6 +305,16 @@ func answerRows(in *model.Input) []int {
 	return rows
 }
 
+// turnStart is the first position after answer turn k-1 (0 for k = 0): the
+// user turn of question k lies between it and turns[k].
+func turnStart(turns [][]int, k int) int {
+	if k == 0 {
+		return 0
+	}
+	prev := turns[k-1]
+	return prev[len(prev)-1] + 1
+}
+
 // answerTurns splits answerRows into the runs of consecutive rows, one per
 // assistant turn.
 func answerTurns(in *model.Input) [][]int {
@@ -390,29 +400,6 @@ func referentSpans(question string) (spans [2][][2]int) {
 	return spans
 }
 
-// subjectSpans are the byte spans [start, end) of the subject words of a
-// question without an image, each the first whole-word occurrence after the
-// previous one (a word: not preceded or followed by a letter or digit).
-// A subject that is not found has no span.
-func subjectSpans(question string, subjects []string) [][2]int {
-	var spans [][2]int
-	at := 0
-	for _, w := range subjects {
-		for from := at; w != "" && from+len(w) <= len(question); from++ {
-			end := from + len(w)
-			if question[from:end] == w && (from == 0 || !isWordByte(question[from-1])) &&
-				(end == len(question) || !isWordByte(question[end])) {
-				spans = append(spans, [2]int{from, end})
-				at = end
-				break
-			}
-		}
-	}
-	return spans
-}
-
-func isWordByte(b byte) bool { return isLetter(b) || b >= '0' && b <= '9' }
-
 func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // referentGuide finds, for an image question answered in turn, the guided
@@ -422,7 +409,7 @@ func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 // a prefix), and a token is a key of a
 // head when its bytes overlap one of that head's spans. ok is false for a
 // question without an image (unless text: then the referent words are
-// both heads' world.Question.Subject, subjectSpans) or without referent
+// both heads' world.Question.SubjectSpans) or without referent
 // words, or when the question's tokens are not found. A head without referent words (the
 // column head of "the second row") has no keys and is not guided.
 func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, turn []int, text bool) (rows []int, keys [2][]int, ok bool) {
@@ -433,7 +420,7 @@ func referentGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, 
 	if q.HasImage {
 		spans = referentSpans(q.Question)
 	} else {
-		s := subjectSpans(q.Question, q.Subject)
+		s := q.SubjectSpans()
 		spans = [2][][2]int{s, s}
 	}
 	if len(spans[0]) == 0 && len(spans[1]) == 0 {

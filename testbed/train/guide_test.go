@@ -440,7 +440,7 @@ func TestReferentGuide(t *testing.T) {
 	// letters keeps the letters and digits of s, lower-cased.
 	letters := func(s string) string {
 		return strings.Map(func(r rune) rune {
-			if r < 128 && isWordByte(byte(r)) {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
 				return unicode.ToLower(r)
 			}
 			return -1
@@ -463,7 +463,7 @@ func TestReferentGuide(t *testing.T) {
 				if !q.HasImage {
 					sp = [2][][2]int{}
 					if tc.text {
-						s := subjectSpans(q.Question, q.Subject)
+						s := q.SubjectSpans()
 						if len(s) != len(q.Subject) {
 							t.Fatalf("%s %q: subject %q found as %v", q.Kind, q.Question, q.Subject, s)
 						}
@@ -484,10 +484,7 @@ func TestReferentGuide(t *testing.T) {
 				if !slices.Equal(rows, guidedRows(turnRows[k])) {
 					t.Fatalf("sample %d turn %d: rows %v, want %v", i, k, rows, guidedRows(turnRows[k]))
 				}
-				lo := 0
-				if k > 0 {
-					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
-				}
+				lo := turnStart(turnRows, k)
 				for h := range keys {
 					var got, want []string
 					for _, key := range keys[h] {
@@ -673,10 +670,7 @@ func TestGroundingGuide(t *testing.T) {
 				if !ok || len(rows) != len(wants) {
 					t.Fatalf("sample %d turn %d: %q: %d rows (ok %v), want %d", i, k, q.Question, len(rows), ok, len(wants))
 				}
-				lo := 0
-				if k > 0 {
-					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
-				}
+				lo := turnStart(turnRows, k)
 				for j, r := range rows {
 					checked++
 					if r <= lo || r >= turnRows[k][0] {
@@ -719,10 +713,7 @@ func TestLetterGuide(t *testing.T) {
 			}
 			turnRows := answerTurns(in)
 			for k, q := range ex.Questions {
-				lo := 0
-				if k > 0 {
-					lo = turnRows[k-1][len(turnRows[k-1])-1] + 1
-				}
+				lo := turnStart(turnRows, k)
 				rows, keys, ok := letterGuide(m.Tok, in, lo, turnRows[k])
 				if !q.MultipleChoice() {
 					if ok {

@@ -579,7 +579,8 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
-				if block != last && block != last-1 && block != last-2 && (block != 0 || c.LetterGuideWeight <= 0) {
+				letters := block == 0 && c.LetterGuideWeight > 0
+				if block != last && block != last-1 && block != last-2 && !letters {
 					return nil
 				}
 				turns, ok := turnsOf[s]
@@ -605,12 +606,8 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					}
 				}
 				for k, q := range ex.Questions {
-					if block == 0 && c.LetterGuideWeight > 0 && q.MultipleChoice() {
-						lo := 0
-						if k > 0 {
-							lo = turns[k-1][len(turns[k-1])-1] + 1
-						}
-						if rows, keys, ok := letterGuide(m.Tok, in, lo, turns[k]); ok {
+					if letters && q.MultipleChoice() {
+						if rows, keys, ok := letterGuide(m.Tok, in, turnStart(turns, k), turns[k]); ok {
 							rowGuides(&losses[letterGuideLoss], LetterGuideHead, rows, keys, c.LetterGuideWeight)
 						}
 					}

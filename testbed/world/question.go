@@ -95,6 +95,30 @@ func (q Question) Correct() string {
 // among the options ("Which of these objects is left of the star?").
 var openAmbiguous = map[string]bool{"which-rel": true, "relative": true, LookupKind: true}
 
+// SubjectSpans are the byte spans [start, end) of q.Subject in q.Question,
+// each the first whole-word occurrence (not preceded or followed by a
+// letter or digit) after the previous one. A subject that is not found has
+// no span.
+func (q Question) SubjectSpans() [][2]int {
+	var spans [][2]int
+	text, at := q.Question, 0
+	for _, w := range q.Subject {
+		for from := at; w != "" && from+len(w) <= len(text); from++ {
+			end := from + len(w)
+			if text[from:end] == w && (from == 0 || !isWordByte(text[from-1])) && (end == len(text) || !isWordByte(text[end])) {
+				spans = append(spans, [2]int{from, end})
+				at = end
+				break
+			}
+		}
+	}
+	return spans
+}
+
+func isWordByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
 // AsOpen returns the multiple-choice question q asked open-ended: no
 // options, the correct option's text as the answer. Training uses it to
 // supervise the answer's content directly, apart from its letter. ok is

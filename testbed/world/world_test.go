@@ -833,7 +833,8 @@ func TestCorpus(t *testing.T) {
 }
 
 // TestSubject: every question without an image names its Subject words in
-// order, as whole words of its text, and they determine the answer.
+// order, as whole words of its text (Question.SubjectSpans finds them), and
+// they determine the answer.
 func TestSubject(t *testing.T) {
 	f := FactTable()
 	capital, country := map[string]string{}, map[string]string{}
@@ -850,9 +851,6 @@ func TestSubject(t *testing.T) {
 	}
 	for _, o := range Opposites {
 		opposite[o[0]], opposite[o[1]] = o[1], o[0]
-	}
-	isWordByte := func(b byte) bool {
-		return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 	}
 	num := func(s string) int {
 		n, err := strconv.Atoi(s)
@@ -872,20 +870,18 @@ func TestSubject(t *testing.T) {
 		if len(q.Subject) == 0 {
 			t.Fatalf("%s %q: no subject", q.Kind, q.Question)
 		}
+		spans := q.SubjectSpans()
+		if len(spans) != len(q.Subject) {
+			t.Fatalf("%s %q: subject %q found at %v", q.Kind, q.Question, q.Subject, spans)
+		}
 		at := 0
-		for _, s := range q.Subject {
-			k := -1
-			for from := at; from <= len(q.Question)-len(s); from++ {
-				if strings.HasPrefix(q.Question[from:], s) && (from == 0 || !isWordByte(q.Question[from-1])) &&
-					(from+len(s) == len(q.Question) || !isWordByte(q.Question[from+len(s)])) {
-					k = from
-					break
-				}
+		for k, sp := range spans {
+			// In order, the subject's text, a whole word.
+			if sp[0] < at || q.Question[sp[0]:sp[1]] != q.Subject[k] ||
+				sp[0] > 0 && isWordByte(q.Question[sp[0]-1]) || sp[1] < len(q.Question) && isWordByte(q.Question[sp[1]]) {
+				t.Fatalf("%s %q: subject %q at %v, not a word after byte %d", q.Kind, q.Question, q.Subject[k], sp, at)
 			}
-			if k < 0 {
-				t.Fatalf("%s %q: subject %q not a word after byte %d", q.Kind, q.Question, s, at)
-			}
-			at = k + len(s)
+			at = sp[1]
 		}
 		s := q.Subject
 		var want string
