@@ -64,6 +64,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	groundGuide := fs.Float64("grounding-guide-weight", d.GroundingGuideWeight, "weight of the supervised-attention loss that teaches the image guide's head, at each colour, shape or size word of an image question, to look at the objects with that attribute (0: off)")
 	qaTurns := fs.Int("qa-turns", d.QATurns, "question turns per image- or language-question conversation (1: one question per sample)")
 	promptTurns := fs.Bool("prompt-turns", d.PromptTurns, "render every answer of a training conversation after the generation prompt's exact tokens, as evaluation does (off: the chat template's past-turn form \"assistant \\n\")")
+	templateUntil := fs.Int("template-turns-until", d.TemplateTurnsUntil, "with --prompt-turns, render the whole conversations of steps 1..N in the chat template's past-turn form (--prompt-turns applies from step N+1)")
 	letterGuide := fs.Float64("letter-guide-weight", d.LetterGuideWeight, "weight of the supervised-attention loss that teaches the first block's head 1 to look, from every token of a multiple-choice option, at that option's letter (0: off)")
 	textRef := fs.Bool("text-referent-guide", d.TextReferentGuide, "extend the referent guide to language questions and letter drills: both heads look, from every answer row, at the question's subject words (the country, the creature, the operands, the sought word)")
 	textPromptLoss := fs.Bool("text-prompt-loss", d.TextPromptLoss, "in the text phase, train language questions on every text token (language-model pretraining), not only the answers; letter drills keep the answer loss")
@@ -88,7 +89,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
-	cfg.PromptTurns, cfg.TextPromptLoss = *promptTurns, *textPromptLoss
+	cfg.PromptTurns, cfg.TextPromptLoss, cfg.TemplateTurnsUntil = *promptTurns, *textPromptLoss, *templateUntil
 	cfg.TextReferentGuide, cfg.LetterGuideWeight = *textRef, *letterGuide
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
 	cfg.GroundingGuideWeight = *groundGuide

@@ -184,6 +184,15 @@ type Config struct {
 	// shows, and only letter drills and captions are trained in the
 	// evaluated form. Off in runs configured before it existed.
 	PromptTurns bool `json:"prompt_turns,omitempty"`
+	// TemplateTurnsUntil keeps the chat template's past-turn form for the
+	// whole conversations of steps 1..TemplateTurnsUntil even with
+	// PromptTurns, which then applies from the next step on. The letter
+	// binding of the text phase forms or not by chance (problem 11 in the
+	// README): run15, in the template form, formed it at step ~450; run14,
+	// identical but for PromptTurns, had not by step 840. With this a run
+	// follows run15 step for step up to TemplateTurnsUntil and then trains
+	// every answer in the evaluated form. 0: PromptTurns from the start.
+	TemplateTurnsUntil int `json:"template_turns_until,omitempty"`
 	// TextPromptLoss makes the text phase language-model pretraining: every
 	// non-image token of a sample (chat markup, questions, options and
 	// answers) is a label, not only the answers, so the decoder learns the
@@ -272,6 +281,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: lr %g, min_lr_frac %g, warmup %d", c.LR, c.MinLRFrac, c.Warmup)
 	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || c.Eps <= 0:
 		return fmt.Errorf("train config: betas %g/%g, eps %g", c.Beta1, c.Beta2, c.Eps)
+	case c.TemplateTurnsUntil < 0:
+		return fmt.Errorf("train config: template_turns_until %d: want >= 0", c.TemplateTurnsUntil)
 	case c.Workers < 1:
 		return fmt.Errorf("train config: workers %d, want >= 1", c.Workers)
 	case c.TextLookupShare < 0 || c.TextLookupShare > 1 || math.IsNaN(c.TextLookupShare):

@@ -416,50 +416,84 @@ func TestPromptTurns(t *testing.T) {
 	d := DefaultConfig()
 	c.CorpusSize, c.VocabSize, c.QATurns = d.CorpusSize, d.VocabSize, 4
 	m := tinyModel(t, &c)
+	for _, on := range []bool{true, false} {
+		c.PromptTurns = on
+		checkTurnForms(t, m, &c, 5, !on)
+	}
+}
+
+// TestTemplateTurnsUntil checks that with PromptTurns and
+// TemplateTurnsUntil the conversations of steps up to it keep the
+// template's past-turn form and later ones take the generation prompt's,
+// in the text phase and the main phase.
+func TestTemplateTurnsUntil(t *testing.T) {
+	c := tinyConfig()
+	d := DefaultConfig()
+	c.CorpusSize, c.VocabSize, c.QATurns = d.CorpusSize, d.VocabSize, 4
+	c.TextSteps, c.TextBatch, c.Steps = 10, 4, 30
+	c.PromptTurns = true
+	m := tinyModel(t, &c)
+	for _, until := range []int{0, 10, 20} {
+		c.TemplateTurnsUntil = until
+		for _, step := range []int{5, 10, 11, 15, 20, 21} {
+			checkTurnForms(t, m, &c, step, step <= until)
+		}
+	}
+	c.TemplateTurnsUntil = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "template_turns_until") {
+		t.Fatalf("template_turns_until -1: err %v", err)
+	}
+}
+
+// checkTurnForms checks every answer turn of 30 training samples of step:
+// it follows the chat template's past-turn form ("<|im_end|>",
+// "<|im_start|>", "assistant \n") if template, else the generation
+// prompt's ("assistant\n"; one-question samples always), and is labelled
+// with its question's target and "<|im_end|>". It fails if fewer than 10
+// samples have several turns.
+func checkTurnForms(t *testing.T, m *llavaonevision.Model, c *Config, step int, template bool) {
+	t.Helper()
 	eos, _ := m.Tok.TokenToID("<|im_end|>")
 	start, _ := m.Tok.TokenToID("<|im_start|>")
 	prompt := append([]int{eos, start}, m.Tok.Encode("assistant\n")...)
 	old := append([]int{eos, start}, m.Tok.Encode("assistant \n")...)
+	want := prompt
+	if template {
+		want = old
+	}
 	multi := 0
-	for _, on := range []bool{true, false} {
-		c.PromptTurns = on
-		want := prompt
-		if !on {
-			want = old
+	for i := range 30 {
+		in, ex, err := trainingInput(m, c, step, i)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range 30 {
-			in, ex, err := trainingInput(m, &c, 5, i)
-			if err != nil {
-				t.Fatal(err)
+		turns := answerTurns(in)
+		if len(turns) != len(ex.Questions) {
+			t.Fatalf("step %d sample %d: %d answer turns, %d questions", step, i, len(turns), len(ex.Questions))
+		}
+		if len(turns) > 1 {
+			multi++
+		} else if template {
+			continue // one question: rendered either way
+		}
+		for k, turn := range turns {
+			s := turn[0] + 1 // rows predict the next position's label
+			if s < len(want) || !slices.Equal(in.IDs[s-len(want):s], want) {
+				t.Fatalf("step %d sample %d turn %d (template form %v): answer after %q, want %q", step, i, k, template,
+					m.Tok.Decode(in.IDs[max(0, s-len(want)):s], false), m.Tok.Decode(want, false))
 			}
-			turns := answerTurns(in)
-			if len(turns) != len(ex.Questions) {
-				t.Fatalf("prompt turns %v, sample %d: %d answer turns, %d questions", on, i, len(turns), len(ex.Questions))
+			target := append(m.Tok.Encode(ex.Questions[k].Target()), eos)
+			var got []int
+			for _, r := range turn {
+				got = append(got, in.Labels[r+1])
 			}
-			if len(turns) > 1 {
-				multi++
-			} else if !on {
-				continue // one question: rendered either way
-			}
-			for k, turn := range turns {
-				s := turn[0] + 1 // rows predict the next position's label
-				if s < len(want) || !slices.Equal(in.IDs[s-len(want):s], want) {
-					t.Fatalf("prompt turns %v, sample %d turn %d: answer after %q, want %q", on, i, k,
-						m.Tok.Decode(in.IDs[max(0, s-len(want)):s], false), m.Tok.Decode(want, false))
-				}
-				target := append(m.Tok.Encode(ex.Questions[k].Target()), eos)
-				var got []int
-				for _, r := range turn {
-					got = append(got, in.Labels[r+1])
-				}
-				if !slices.Equal(got, target) {
-					t.Fatalf("prompt turns %v, sample %d turn %d: labels %v, want %v", on, i, k, got, target)
-				}
+			if !slices.Equal(got, target) {
+				t.Fatalf("step %d sample %d turn %d: labels %v, want %v", step, i, k, got, target)
 			}
 		}
 	}
 	if multi < 10 {
-		t.Fatalf("only %d multi-turn samples", multi)
+		t.Fatalf("step %d: only %d multi-turn samples", step, multi)
 	}
 }
 
