@@ -148,6 +148,12 @@ type Config struct {
 	// option's letter, so the option's words carry their letter for the
 	// multiple-choice guide's head to read. 0 turns it off.
 	LetterGuideWeight float64 `json:"letter_guide_weight,omitempty"`
+	// DigitGuideWeight weights the digit guide (digitguide.go): query heads
+	// DigitGuideHeads of the first decoder block are taught, at each row
+	// that writes or holds a digit of an arithmetic result, to look at the
+	// operands' digits of that place and of the place below. 0 turns it
+	// off.
+	DigitGuideWeight float64 `json:"digit_guide_weight,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -307,6 +313,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: letter guide weight %g, want >= 0", c.LetterGuideWeight)
 	case c.LetterGuideWeight > 0 && s.Heads < 2:
 		return fmt.Errorf("train config: the letter guide needs at least 2 query heads, have %d", s.Heads)
+	case c.DigitGuideWeight < 0 || math.IsNaN(c.DigitGuideWeight):
+		return fmt.Errorf("train config: digit guide weight %g, want >= 0", c.DigitGuideWeight)
+	case c.DigitGuideWeight > 0 && s.Heads < 4:
+		return fmt.Errorf("train config: the digit guide needs at least 4 query heads, have %d", s.Heads)
+	case c.DigitGuideWeight > 0 && c.TextReferentGuide && c.ReferentGuideWeight > 0 && s.TextLayers < 4:
+		return fmt.Errorf("train config: the digit guide and the text referent guide share the first block's heads 0 and 2 in a decoder of %d layers (want >= 4)", s.TextLayers)
 	case c.TextReferentGuide && c.ReferentGuideWeight <= 0:
 		return fmt.Errorf("train config: the text referent guide needs a referent guide weight above 0")
 	case c.ReferentGuideWeight > 0 && (s.TextLayers < 3 || s.Heads < 3):

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -528,12 +529,16 @@ func TestGuideGradients(t *testing.T) {
 		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.guides[refGuideLoss] }},
 		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.guides[groundGuideLoss] }},
 		{"letter", 0, func(c *Config, w float64) { c.LetterGuideWeight = w }, func(r *lossResult) float64 { return r.guides[letterGuideLoss] }},
+		{"digit", 0, func(c *Config, w float64) { c.DigitGuideWeight = w }, func(r *lossResult) float64 { return r.guides[digitGuideLoss] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig()
 			c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
 			c.GuideWeight, c.ImageGuideWeight, c.AuxWeight = 0, 0, 0
 			c.QATurns = 3
+			if tc.name == "digit" { // language questions only: arithmetic among them
+				c.World.LanguageShare, c.World.CaptionShare, c.World.LookupShare = 1, 0, 0
+			}
 			m := tinyModel(t, &c)
 			var batch []*model.Input
 			var exs []example
@@ -755,5 +760,142 @@ func TestLetterGuide(t *testing.T) {
 	}
 	if checked < 30 {
 		t.Fatalf("checked %d multiple-choice questions", checked)
+	}
+}
+
+// TestDigitGuide checks the digit guide on the language questions of
+// training samples (one and four turns, open and multiple choice): exactly
+// the questions whose subject words are all numbers are guided; the guided
+// rows are the rows predicting each digit of an open answer, or the digit
+// tokens of every option; and at a row of place p (worked out here from
+// the answer or option string) head 0's key is the first operand's digit of
+// place p, head 1's the second operand's, head 2's the two digits of place
+// p-1 (from the subject strings), each present exactly when that digit
+// exists, all in the question before the options, the first operand's
+// before the second's.
+func TestDigitGuide(t *testing.T) {
+	c := tinyConfig()
+	c.World.LanguageShare, c.World.CaptionShare, c.World.LookupShare = 1, 0, 0
+	m := tinyModel(t, &c)
+	dec := func(in *model.Input, t int) string { return m.Tok.Decode(in.IDs[t:t+1], false) }
+	digitOf := func(w string, p int) string { // "" where w has no digit of place p
+		if p < 0 || p >= len(w) {
+			return ""
+		}
+		return w[len(w)-1-p : len(w)-p]
+	}
+	open, mc := 0, 0
+	for _, turns := range []int{1, 4} {
+		c.QATurns = turns
+		for i := range 120 {
+			in, ex, err := trainingInput(m, &c, 3, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turnRows := answerTurns(in)
+			for k, q := range ex.Questions {
+				lo, turn := turnStart(turnRows, k), turnRows[k]
+				rows, keys, ok := digitGuide(m.Tok, in, q, lo, turn)
+				numeric := len(q.Subject) > 0
+				for _, w := range q.Subject {
+					_, err := strconv.Atoi(w)
+					numeric = numeric && err == nil && !strings.HasPrefix(w, "+")
+				}
+				if ok != numeric {
+					t.Fatalf("sample %d turn %d: %s %q (subject %q): guided %v", i, k, q.Kind, q.Question, q.Subject, ok)
+				}
+				if !ok {
+					continue
+				}
+				// The place of every row that must be guided.
+				place := map[int]int{}
+				firstOption := turn[0]
+				if q.MultipleChoice() {
+					mc++
+					for r := lo; r < turn[0]; r++ {
+						if d := dec(in, r); len(d) == 1 && d[0] >= '0' && d[0] <= '9' && strings.HasSuffix(m.Tok.Decode(in.IDs[lo:r], false), ". ") {
+							// the first digit of an option ("\nC. 85")
+							line := strings.Split(m.Tok.Decode(in.IDs[r:turn[0]], false), "\n")[0]
+							firstOption = min(firstOption, r)
+							if !slices.Contains(q.Options, line) {
+								t.Fatalf("%q: option %q not among %q", q.Question, line, q.Options)
+							}
+							for j := range line {
+								place[r+j] = len(line) - 1 - j
+							}
+						}
+					}
+					if len(place) == 0 {
+						t.Fatalf("%q: no option digits found", q.Question)
+					}
+				} else {
+					open++
+					for j := range q.Answer {
+						if got := dec(in, turn[j]+1); got != q.Answer[j:j+1] {
+							t.Fatalf("%q: answer token %d is %q, want %q", q.Question, j, got, q.Answer[j:j+1])
+						}
+						place[turn[j]] = len(q.Answer) - 1 - j
+					}
+				}
+				guided := map[int]bool{}
+				for h := range rows {
+					if len(rows[h]) != len(keys[h]) {
+						t.Fatalf("head %d: %d rows, %d key sets", h, len(rows[h]), len(keys[h]))
+					}
+					seen := map[int]bool{}
+					for j, r := range rows[h] {
+						p, want := place[r]
+						if !want || seen[r] {
+							t.Fatalf("%q: head %d guides row %d %q (place %d, expected %v, again %v)", q.Question, h, r, dec(in, r), p, want, seen[r])
+						}
+						seen[r], guided[r] = true, true
+						var exp []string
+						switch h {
+						case 0, 1:
+							if len(q.Subject) > h {
+								exp = append(exp, digitOf(q.Subject[h], p))
+							}
+						case 2:
+							for _, w := range q.Subject {
+								exp = append(exp, digitOf(w, p-1))
+							}
+						}
+						exp = slices.DeleteFunc(exp, func(s string) bool { return s == "" })
+						var got []string
+						for _, key := range keys[h][j] {
+							if key <= lo || key >= firstOption || key >= r {
+								t.Fatalf("%q: head %d row %d: key %d outside the question (%d, %d)", q.Question, h, r, key, lo, firstOption)
+							}
+							got = append(got, dec(in, key))
+						}
+						if !slices.Equal(got, exp) {
+							t.Fatalf("%q (subject %q): head %d at row %d (place %d): keys %q, want %q", q.Question, q.Subject, h, r, p, got, exp)
+						}
+					}
+					// Missing digits are not guided: count the rows a head must guide.
+					n := 0
+					for _, p := range place {
+						switch {
+						case h < 2 && len(q.Subject) > h && digitOf(q.Subject[h], p) != "":
+							n++
+						case h == 2 && (digitOf(q.Subject[0], p-1) != "" || len(q.Subject) > 1 && digitOf(q.Subject[1], p-1) != ""):
+							n++
+						}
+					}
+					if len(rows[h]) != n {
+						t.Fatalf("%q: head %d guides %d rows, want %d", q.Question, h, len(rows[h]), n)
+					}
+				}
+				if len(guided) != len(place) {
+					t.Fatalf("%q: %d rows guided, want %d", q.Question, len(guided), len(place))
+				}
+				if len(q.Subject) == 2 && len(keys[0]) > 0 && len(keys[1]) > 0 && keys[0][0][0] >= keys[1][0][0] {
+					t.Fatalf("%q: first operand's key %d after the second's %d", q.Question, keys[0][0][0], keys[1][0][0])
+				}
+			}
+		}
+	}
+	if open < 10 || mc < 10 {
+		t.Fatalf("checked %d open and %d multiple-choice arithmetic questions", open, mc)
 	}
 }

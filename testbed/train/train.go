@@ -71,6 +71,8 @@ type LossRecord struct {
 	// LetterGuideLoss is the batch mean of the weighted option-letter-guide
 	// loss.
 	LetterGuideLoss float64 `json:"letter_guide_loss,omitempty"`
+	// DigitGuideLoss is the batch mean of the weighted digit-guide loss.
+	DigitGuideLoss float64 `json:"digit_guide_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -265,6 +267,9 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		if cfg.LetterGuideWeight > 0 {
 			extra += fmt.Sprintf(" letter guide %.3f", rec.LetterGuideLoss)
+		}
+		if cfg.DigitGuideWeight > 0 {
+			extra += fmt.Sprintf(" digit guide %.3f", rec.DigitGuideLoss)
 		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
@@ -530,7 +535,7 @@ func (s *stepper) step(step int) (LossRecord, error) {
 type lossResult struct {
 	model.LossResult
 	aux    float64
-	guides [numGuides]float64 // indexed by mcGuideLoss ... letterGuideLoss
+	guides [numGuides]float64 // indexed by mcGuideLoss ... digitGuideLoss
 }
 
 // The attention guides' losses, in lossResult.guides.
@@ -540,13 +545,14 @@ const (
 	refGuideLoss
 	groundGuideLoss
 	letterGuideLoss
+	digitGuideLoss
 	numGuides
 )
 
 // guideLosses are the record's guide-loss fields, indexed like
 // lossResult.guides.
 func (r *LossRecord) guideLosses() [numGuides]*float64 {
-	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss}
+	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss, &r.DigitGuideLoss}
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -575,12 +581,13 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 || c.LetterGuideWeight > 0 {
+		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 || c.LetterGuideWeight > 0 || c.DigitGuideWeight > 0 {
 			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
 				letters := block == 0 && c.LetterGuideWeight > 0
-				if block != last && block != last-1 && block != last-2 && !letters {
+				digits := block == 0 && c.DigitGuideWeight > 0
+				if block != last && block != last-1 && block != last-2 && !letters && !digits {
 					return nil
 				}
 				turns, ok := turnsOf[s]
@@ -609,6 +616,15 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					if letters && q.MultipleChoice() {
 						if rows, keys, ok := letterGuide(m.Tok, in, turnStart(turns, k), turns[k]); ok {
 							rowGuides(&losses[letterGuideLoss], LetterGuideHead, rows, keys, c.LetterGuideWeight)
+						}
+					}
+					if digits {
+						if rows, keys, ok := digitGuide(m.Tok, in, q, turnStart(turns, k), turns[k]); ok {
+							for h, head := range DigitGuideHeads {
+								if len(rows[h]) > 0 {
+									rowGuides(&losses[digitGuideLoss], head, rows[h], keys[h], c.DigitGuideWeight)
+								}
+							}
 						}
 					}
 					switch {
