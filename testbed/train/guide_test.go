@@ -764,15 +764,14 @@ func TestLetterGuide(t *testing.T) {
 }
 
 // TestDigitGuide checks the digit guide on the language questions of
-// training samples (one and four turns, open and multiple choice): exactly
-// the questions whose subject words are all numbers are guided; the guided
-// rows are the rows predicting each digit of an open answer, or the digit
-// tokens of every option; and at a row of place p (worked out here from
-// the answer or option string) head 0's key is the first operand's digit of
-// place p, head 1's the second operand's, head 2's the two digits of place
-// p-1 (from the subject strings), each present exactly when that digit
-// exists, all in the question before the options, the first operand's
-// before the second's.
+// training samples (one and four turns): exactly the open questions whose
+// subject words and answer are numbers are guided; the guided rows are the
+// rows predicting each digit of the answer; and at a row of place p
+// (worked out here from the answer string) head 0's key is the first
+// operand's digit of place p, head 1's the second operand's, head 2's the
+// two digits of place p-1 (from the subject strings), each present exactly
+// when that digit exists, all in the question, the first operand's before
+// the second's.
 func TestDigitGuide(t *testing.T) {
 	c := tinyConfig()
 	c.World.LanguageShare, c.World.CaptionShare, c.World.LookupShare = 1, 0, 0
@@ -784,7 +783,11 @@ func TestDigitGuide(t *testing.T) {
 		}
 		return w[len(w)-1-p : len(w)-p]
 	}
-	open, mc := 0, 0
+	isNum := func(w string) bool {
+		_, err := strconv.Atoi(w)
+		return err == nil && !strings.HasPrefix(w, "+") && !strings.HasPrefix(w, "-")
+	}
+	checked, mc := 0, 0
 	for _, turns := range []int{1, 4} {
 		c.QATurns = turns
 		for i := range 120 {
@@ -796,46 +799,26 @@ func TestDigitGuide(t *testing.T) {
 			for k, q := range ex.Questions {
 				lo, turn := turnStart(turnRows, k), turnRows[k]
 				rows, keys, ok := digitGuide(m.Tok, in, q, lo, turn)
-				numeric := len(q.Subject) > 0
+				numeric := len(q.Subject) > 0 && isNum(q.Correct())
 				for _, w := range q.Subject {
-					_, err := strconv.Atoi(w)
-					numeric = numeric && err == nil && !strings.HasPrefix(w, "+")
+					numeric = numeric && isNum(w)
 				}
-				if ok != numeric {
-					t.Fatalf("sample %d turn %d: %s %q (subject %q): guided %v", i, k, q.Kind, q.Question, q.Subject, ok)
+				if numeric && q.MultipleChoice() {
+					mc++
+				}
+				if want := numeric && !q.MultipleChoice(); ok != want {
+					t.Fatalf("sample %d turn %d: %s %q (subject %q, answer %q): guided %v", i, k, q.Kind, q.Question, q.Subject, q.Answer, ok)
 				}
 				if !ok {
 					continue
 				}
-				// The place of every row that must be guided.
-				place := map[int]int{}
-				firstOption := turn[0]
-				if q.MultipleChoice() {
-					mc++
-					for r := lo; r < turn[0]; r++ {
-						if d := dec(in, r); len(d) == 1 && d[0] >= '0' && d[0] <= '9' && strings.HasSuffix(m.Tok.Decode(in.IDs[lo:r], false), ". ") {
-							// the first digit of an option ("\nC. 85")
-							line := strings.Split(m.Tok.Decode(in.IDs[r:turn[0]], false), "\n")[0]
-							firstOption = min(firstOption, r)
-							if !slices.Contains(q.Options, line) {
-								t.Fatalf("%q: option %q not among %q", q.Question, line, q.Options)
-							}
-							for j := range line {
-								place[r+j] = len(line) - 1 - j
-							}
-						}
+				checked++
+				place := map[int]int{} // every row that must be guided
+				for j := range q.Answer {
+					if got := dec(in, turn[j]+1); got != q.Answer[j:j+1] {
+						t.Fatalf("%q: answer token %d is %q, want %q", q.Question, j, got, q.Answer[j:j+1])
 					}
-					if len(place) == 0 {
-						t.Fatalf("%q: no option digits found", q.Question)
-					}
-				} else {
-					open++
-					for j := range q.Answer {
-						if got := dec(in, turn[j]+1); got != q.Answer[j:j+1] {
-							t.Fatalf("%q: answer token %d is %q, want %q", q.Question, j, got, q.Answer[j:j+1])
-						}
-						place[turn[j]] = len(q.Answer) - 1 - j
-					}
+					place[turn[j]] = len(q.Answer) - 1 - j
 				}
 				guided := map[int]bool{}
 				for h := range rows {
@@ -846,7 +829,7 @@ func TestDigitGuide(t *testing.T) {
 					for j, r := range rows[h] {
 						p, want := place[r]
 						if !want || seen[r] {
-							t.Fatalf("%q: head %d guides row %d %q (place %d, expected %v, again %v)", q.Question, h, r, dec(in, r), p, want, seen[r])
+							t.Fatalf("%q: head %d guides row %d %q (expected %v, again %v)", q.Question, h, r, dec(in, r), want, seen[r])
 						}
 						seen[r], guided[r] = true, true
 						var exp []string
@@ -863,8 +846,8 @@ func TestDigitGuide(t *testing.T) {
 						exp = slices.DeleteFunc(exp, func(s string) bool { return s == "" })
 						var got []string
 						for _, key := range keys[h][j] {
-							if key <= lo || key >= firstOption || key >= r {
-								t.Fatalf("%q: head %d row %d: key %d outside the question (%d, %d)", q.Question, h, r, key, lo, firstOption)
+							if key <= lo || key >= turn[0] {
+								t.Fatalf("%q: head %d row %d: key %d outside the user turn (%d, %d)", q.Question, h, r, key, lo, turn[0])
 							}
 							got = append(got, dec(in, key))
 						}
@@ -872,8 +855,7 @@ func TestDigitGuide(t *testing.T) {
 							t.Fatalf("%q (subject %q): head %d at row %d (place %d): keys %q, want %q", q.Question, q.Subject, h, r, p, got, exp)
 						}
 					}
-					// Missing digits are not guided: count the rows a head must guide.
-					n := 0
+					n := 0 // the rows head h must guide: those whose digits exist
 					for _, p := range place {
 						switch {
 						case h < 2 && len(q.Subject) > h && digitOf(q.Subject[h], p) != "":
@@ -889,13 +871,13 @@ func TestDigitGuide(t *testing.T) {
 				if len(guided) != len(place) {
 					t.Fatalf("%q: %d rows guided, want %d", q.Question, len(guided), len(place))
 				}
-				if len(q.Subject) == 2 && len(keys[0]) > 0 && len(keys[1]) > 0 && keys[0][0][0] >= keys[1][0][0] {
+				if len(q.Subject) == 2 && keys[0][0][0] >= keys[1][0][0] {
 					t.Fatalf("%q: first operand's key %d after the second's %d", q.Question, keys[0][0][0], keys[1][0][0])
 				}
 			}
 		}
 	}
-	if open < 10 || mc < 10 {
-		t.Fatalf("checked %d open and %d multiple-choice arithmetic questions", open, mc)
+	if checked < 20 || mc < 10 {
+		t.Fatalf("checked %d open and %d multiple-choice arithmetic questions", checked, mc)
 	}
 }
