@@ -67,6 +67,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	templateUntil := fs.Int("template-turns-until", d.TemplateTurnsUntil, "with --prompt-turns, render the whole conversations of steps 1..N in the chat template's past-turn form (--prompt-turns applies from step N+1)")
 	letterGuide := fs.Float64("letter-guide-weight", d.LetterGuideWeight, "weight of the supervised-attention loss that teaches the first block's head 1 to look, from every token of a multiple-choice option, at that option's letter (0: off)")
 	digitGuide := fs.Float64("digit-guide-weight", d.DigitGuideWeight, "weight of the supervised-attention loss that teaches three heads of the first block, at each digit of an arithmetic result (open answer or option), to look at the operands' digits of that place and the place below (0: off)")
+	digitAfter := fs.Int("digit-guide-after", d.DigitGuideAfter, "keep the digit guide off for steps 1..N (a run that switched it on at step N+1)")
 	textRef := fs.Bool("text-referent-guide", d.TextReferentGuide, "extend the referent guide to language questions and letter drills: both heads look, from every answer row, at the question's subject words (the country, the creature, the operands, the sought word)")
 	textPromptLoss := fs.Bool("text-prompt-loss", d.TextPromptLoss, "in the text phase, train language questions on every text token (language-model pretraining), not only the answers; letter drills keep the answer loss")
 	openShare := fs.Float64("open-share", d.OpenShare, "probability that a multiple-choice training question is asked open-ended, its correct option the answer")
@@ -93,7 +94,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.PromptTurns, cfg.TextPromptLoss, cfg.TemplateTurnsUntil = *promptTurns, *textPromptLoss, *templateUntil
 	cfg.TextReferentGuide, cfg.LetterGuideWeight, cfg.DigitGuideWeight = *textRef, *letterGuide, *digitGuide
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
-	cfg.GroundingGuideWeight = *groundGuide
+	cfg.GroundingGuideWeight, cfg.DigitGuideAfter = *groundGuide, *digitAfter
 	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
 	if *resume {

@@ -154,6 +154,11 @@ type Config struct {
 	// operands' digits of that place and of the place below. 0 turns it
 	// off.
 	DigitGuideWeight float64 `json:"digit_guide_weight,omitempty"`
+	// DigitGuideAfter keeps the digit guide off for steps
+	// 1..DigitGuideAfter (guidesAt): a run that was started without it
+	// and switched it on at a checkpoint is reproduced from scratch by its
+	// configuration. 0: from the first step.
+	DigitGuideAfter int `json:"digit_guide_after,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -217,6 +222,17 @@ func (c *Config) batchAt(step int) int {
 		return c.TextBatch
 	}
 	return c.Batch
+}
+
+// guidesAt is the configuration of step's objectives: c itself, or a copy
+// without the digit guide up to step DigitGuideAfter.
+func (c *Config) guidesAt(step int) *Config {
+	if step > c.DigitGuideAfter || c.DigitGuideWeight == 0 {
+		return c
+	}
+	at := *c
+	at.DigitGuideWeight = 0
+	return &at
 }
 
 // worldAt is the world configuration samples of step are drawn from.
@@ -315,6 +331,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: the letter guide needs at least 2 query heads, have %d", s.Heads)
 	case c.DigitGuideWeight < 0 || math.IsNaN(c.DigitGuideWeight):
 		return fmt.Errorf("train config: digit guide weight %g, want >= 0", c.DigitGuideWeight)
+	case c.DigitGuideAfter < 0:
+		return fmt.Errorf("train config: digit_guide_after %d: want >= 0", c.DigitGuideAfter)
 	case c.DigitGuideWeight > 0 && s.Heads < 4:
 		return fmt.Errorf("train config: the digit guide needs at least 4 query heads, have %d", s.Heads)
 	case c.DigitGuideWeight > 0 && c.TextReferentGuide && c.ReferentGuideWeight > 0 && s.TextLayers < 4:

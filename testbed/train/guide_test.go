@@ -881,3 +881,30 @@ func TestDigitGuide(t *testing.T) {
 		t.Fatalf("checked %d open and %d multiple-choice arithmetic questions", checked, mc)
 	}
 }
+
+// TestGuidesAt: the digit guide is off through step DigitGuideAfter and on
+// after it, without touching the run's configuration; a negative step is
+// refused.
+func TestGuidesAt(t *testing.T) {
+	c := tinyConfig()
+	c.DigitGuideWeight, c.DigitGuideAfter = 0.3, 10
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{1, 0}, {10, 0}, {11, 0.3}, {500, 0.3}} {
+		at := c.guidesAt(tc.step)
+		if at.DigitGuideWeight != tc.want {
+			t.Errorf("step %d: digit guide weight %g, want %g", tc.step, at.DigitGuideWeight, tc.want)
+		}
+		if at.GuideWeight != c.GuideWeight || at.Steps != c.Steps {
+			t.Errorf("step %d: other fields changed", tc.step)
+		}
+	}
+	if c.DigitGuideWeight != 0.3 {
+		t.Fatalf("guidesAt changed the run's configuration: %g", c.DigitGuideWeight)
+	}
+	c.DigitGuideAfter = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "digit_guide_after") {
+		t.Fatalf("digit_guide_after -1: err %v", err)
+	}
+}

@@ -407,7 +407,7 @@ func newStepper(m *llavaonevision.Model, aux *auxHead, cfg *Config) (*stepper, e
 // step draws the batch of step, computes the mean answer-token loss and its
 // gradient (clipped to ClipNorm) into the model's gradients.
 func (s *stepper) step(step int) (LossRecord, error) {
-	c := s.cfg
+	c := s.cfg.guidesAt(step)
 	B := c.batchAt(step)
 	nn.ZeroGrads(s.params)
 	rec := LossRecord{Step: step}
