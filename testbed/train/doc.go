@@ -67,7 +67,9 @@
 //     sign the question is about (world.Question.Focus,
 //     Config.ImageGuideWeight). Content-addressed lookups like these sit on
 //     a long, seed-dependent plateau for this architecture at this data
-//     scale; with the guide the drill went from chance to 95% in 400 steps.
+//     scale; with the guide the drill went from chance to 95% in 400 steps
+//     with an earlier tokenizer and setup (today it forms by chance, the
+//     README's problem 11).
 //   - The referent guide (Config.ReferentGuideWeight): heads 0 and 2 of the
 //     third-to-last block are taught to look, from the answer rows, at the
 //     words the question names its objects by (colours, shapes, sizes, and
@@ -82,6 +84,12 @@
 //     of an image question, to look at the objects that have that
 //     attribute, so the word-to-patch match forms where the query is the
 //     word itself; from the answer rows alone it never formed.
+//   - The option-letter guide (Config.LetterGuideWeight): head 1 of the
+//     first block looks, from every token of an option, at its letter.
+//   - The digit guide (Config.DigitGuideWeight, digitguide.go): heads 0, 2
+//     and 3 of the first block look, from each row predicting a digit of
+//     an open arithmetic answer, at the operands' digits of that place and
+//     of the place below; without it two-digit sums stayed unlearned.
 //   - The vision warm-up (Config.TextVisionBatch, vision.go) and the
 //     balanced auxiliary objective (Config.AuxBalance): during the text
 //     phase the vision tower, projector and auxiliary head learn the
