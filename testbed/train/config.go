@@ -150,7 +150,7 @@ type Config struct {
 	LetterGuideWeight float64 `json:"letter_guide_weight,omitempty"`
 	// DigitGuideWeight weights the digit guide (digitguide.go): query heads
 	// DigitGuideHeads of the first decoder block are taught, at each row
-	// that writes or holds a digit of an arithmetic result, to look at the
+	// that predicts a digit of an open arithmetic answer, to look at the
 	// operands' digits of that place and of the place below. 0 turns it
 	// off.
 	DigitGuideWeight float64 `json:"digit_guide_weight,omitempty"`
