@@ -155,7 +155,7 @@ type Config struct {
 	// off.
 	DigitGuideWeight float64 `json:"digit_guide_weight,omitempty"`
 	// DigitGuideAfter keeps the digit guide off for steps
-	// 1..DigitGuideAfter (guidesAt): a run that was started without it
+	// 1..DigitGuideAfter (Config.at): a run that was started without it
 	// and switched it on at a checkpoint is reproduced from scratch by its
 	// configuration. 0: from the first step.
 	DigitGuideAfter int `json:"digit_guide_after,omitempty"`
@@ -197,7 +197,7 @@ type Config struct {
 	PromptTurns bool `json:"prompt_turns,omitempty"`
 	// TemplateTurnsUntil keeps the chat template's past-turn form for the
 	// whole conversations of steps 1..TemplateTurnsUntil even with
-	// PromptTurns, which then applies from the next step on. The letter
+	// PromptTurns, which then applies from the next step on (Config.at). The letter
 	// binding of the text phase forms or not by chance (problem 11 in the
 	// README): run15, in the template form, formed it at step ~450; run14,
 	// identical but for PromptTurns, had not by step 840. With this a run
@@ -224,15 +224,40 @@ func (c *Config) batchAt(step int) int {
 	return c.Batch
 }
 
-// guidesAt is the configuration of step's objectives: c itself, or a copy
-// without the digit guide up to step DigitGuideAfter.
-func (c *Config) guidesAt(step int) *Config {
-	if step > c.DigitGuideAfter || c.DigitGuideWeight == 0 {
+// at is the configuration in effect at step: c itself, or a copy with the
+// switches that a run turns on after a step still off — PromptTurns up to
+// TemplateTurnsUntil, the digit guide up to DigitGuideAfter. Every
+// objective and rendering of a step reads it.
+func (c *Config) at(step int) *Config {
+	template := c.PromptTurns && step <= c.TemplateTurnsUntil
+	noDigits := c.DigitGuideWeight != 0 && step <= c.DigitGuideAfter
+	if !template && !noDigits {
 		return c
 	}
 	at := *c
-	at.DigitGuideWeight = 0
+	if template {
+		at.PromptTurns = false
+	}
+	if noDigits {
+		at.DigitGuideWeight = 0
+	}
 	return &at
+}
+
+// guideWeights are the attention guides' weights, indexed like
+// lossResult.guides.
+func (c *Config) guideWeights() [numGuides]float64 {
+	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight}
+}
+
+// anyGuide reports whether some attention guide has a positive weight.
+func (c *Config) anyGuide() bool {
+	for _, w := range c.guideWeights() {
+		if w > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // worldAt is the world configuration samples of step are drawn from.

@@ -119,8 +119,8 @@ type example struct {
 // drills stay single. Each multiple-choice question is then asked
 // open-ended with probability OpenShare (world.Question.AsOpen). A whole
 // conversation is rendered turn by turn in the generation-prompt form with
-// PromptTurns (promptTurns), else as the chat template renders it (also
-// up to step TemplateTurnsUntil). With
+// PromptTurns (promptTurns), else as the chat template renders it. c is
+// the configuration in effect at step (Config.at). With
 // TextPromptLoss, text-phase samples other than letter drills label their
 // prompt tokens too (labelPrompt).
 func trainingInput(m *llavaonevision.Model, c *Config, step, i int) (*model.Input, example, error) {
@@ -170,7 +170,7 @@ func trainingSample(m *llavaonevision.Model, c *Config, step, i int) (*model.Inp
 			}
 		}
 	}
-	if full && (!c.PromptTurns || step <= c.TemplateTurnsUntil) {
+	if full && !c.PromptTurns {
 		in, err := m.Prepare(conversationTurns(ex.Questions, img), false)
 		return in, ex, err
 	}

@@ -107,12 +107,7 @@ func digitGuide(tok *tokenizer.Tokenizer, in *model.Input, q world.Question, lo 
 			}
 		}
 	}
-	for h := range rows {
-		if len(rows[h]) > 0 {
-			return rows, keys, true
-		}
-	}
-	return rows, keys, false
+	return rows, keys, true // head 0 guides at least the units row
 }
 
 // isNumber reports whether s is a non-empty run of decimal digits.

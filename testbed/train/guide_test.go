@@ -472,14 +472,8 @@ func TestReferentGuide(t *testing.T) {
 						texts++
 					}
 				}
-				if len(sp[0])+len(sp[1]) == 0 {
-					if ok {
-						t.Fatalf("sample %d turn %d: %s %q guided", i, k, q.Kind, q.Question)
-					}
+				if !guidedAsWanted(t, i, k, q, ok, len(sp[0])+len(sp[1]) > 0) {
 					continue
-				}
-				if !ok {
-					t.Fatalf("sample %d turn %d: %s %q not guided", i, k, q.Kind, q.Question)
 				}
 				checked++
 				if !slices.Equal(rows, guidedRows(turnRows[k])) {
@@ -521,22 +515,23 @@ func TestReferentGuide(t *testing.T) {
 // projections get extra gradient, and its loss is reported.
 func TestGuideGradients(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		block int // of three
-		set   func(*Config, float64)
-		loss  func(*lossResult) float64
+		name     string
+		block    int // of three
+		set      func(*Config, float64)
+		loss     func(*lossResult) float64
+		language bool // samples: language questions only (arithmetic among them)
 	}{
-		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.guides[refGuideLoss] }},
-		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.guides[groundGuideLoss] }},
-		{"letter", 0, func(c *Config, w float64) { c.LetterGuideWeight = w }, func(r *lossResult) float64 { return r.guides[letterGuideLoss] }},
-		{"digit", 0, func(c *Config, w float64) { c.DigitGuideWeight = w }, func(r *lossResult) float64 { return r.guides[digitGuideLoss] }},
+		{"referent", 0, func(c *Config, w float64) { c.ReferentGuideWeight = w }, func(r *lossResult) float64 { return r.guides[refGuideLoss] }, false},
+		{"grounding", 1, func(c *Config, w float64) { c.GroundingGuideWeight = w }, func(r *lossResult) float64 { return r.guides[groundGuideLoss] }, false},
+		{"letter", 0, func(c *Config, w float64) { c.LetterGuideWeight = w }, func(r *lossResult) float64 { return r.guides[letterGuideLoss] }, false},
+		{"digit", 0, func(c *Config, w float64) { c.DigitGuideWeight = w }, func(r *lossResult) float64 { return r.guides[digitGuideLoss] }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tinyConfig()
 			c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
 			c.GuideWeight, c.ImageGuideWeight, c.AuxWeight = 0, 0, 0
 			c.QATurns = 3
-			if tc.name == "digit" { // language questions only: arithmetic among them
+			if tc.language {
 				c.World.LanguageShare, c.World.CaptionShare, c.World.LookupShare = 1, 0, 0
 			}
 			m := tinyModel(t, &c)
@@ -666,13 +661,10 @@ func TestGroundingGuide(t *testing.T) {
 					wants = append(wants, want{w, keys})
 				}
 				rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turnRows[k], &c)
-				if !q.HasImage || len(wants) == 0 {
-					if ok {
-						t.Fatalf("sample %d turn %d: %s %q guided", i, k, q.Kind, q.Question)
-					}
+				if !guidedAsWanted(t, i, k, q, ok, q.HasImage && len(wants) > 0) {
 					continue
 				}
-				if !ok || len(rows) != len(wants) {
+				if len(rows) != len(wants) {
 					t.Fatalf("sample %d turn %d: %q: %d rows (ok %v), want %d", i, k, q.Question, len(rows), ok, len(wants))
 				}
 				lo := turnStart(turnRows, k)
@@ -720,14 +712,8 @@ func TestLetterGuide(t *testing.T) {
 			for k, q := range ex.Questions {
 				lo := turnStart(turnRows, k)
 				rows, keys, ok := letterGuide(m.Tok, in, lo, turnRows[k])
-				if !q.MultipleChoice() {
-					if ok {
-						t.Fatalf("sample %d turn %d: open %s %q guided", i, k, q.Kind, q.Question)
-					}
+				if !guidedAsWanted(t, i, k, q, ok, q.MultipleChoice()) {
 					continue
-				}
-				if !ok {
-					t.Fatalf("sample %d turn %d: %s %q not guided", i, k, q.Kind, q.Question)
 				}
 				checked++
 				// Rebuild each option line from the guided tokens, by the
@@ -806,10 +792,7 @@ func TestDigitGuide(t *testing.T) {
 				if numeric && q.MultipleChoice() {
 					mc++
 				}
-				if want := numeric && !q.MultipleChoice(); ok != want {
-					t.Fatalf("sample %d turn %d: %s %q (subject %q, answer %q): guided %v", i, k, q.Kind, q.Question, q.Subject, q.Answer, ok)
-				}
-				if !ok {
+				if !guidedAsWanted(t, i, k, q, ok, numeric && !q.MultipleChoice()) {
 					continue
 				}
 				checked++
@@ -882,29 +865,53 @@ func TestDigitGuide(t *testing.T) {
 	}
 }
 
-// TestGuidesAt: the digit guide is off through step DigitGuideAfter and on
-// after it, without touching the run's configuration; a negative step is
-// refused.
-func TestGuidesAt(t *testing.T) {
+// TestConfigAt: the digit guide is off through step DigitGuideAfter and on
+// after it, PromptTurns off through step TemplateTurnsUntil and on after
+// it, each switch apart from the other, without touching the run's
+// configuration (a step with no switch pending gets it unchanged); negative
+// steps are refused.
+func TestConfigAt(t *testing.T) {
 	c := tinyConfig()
 	c.DigitGuideWeight, c.DigitGuideAfter = 0.3, 10
+	c.PromptTurns, c.TemplateTurnsUntil = true, 20
 	for _, tc := range []struct {
-		step int
-		want float64
-	}{{1, 0}, {10, 0}, {11, 0.3}, {500, 0.3}} {
-		at := c.guidesAt(tc.step)
-		if at.DigitGuideWeight != tc.want {
-			t.Errorf("step %d: digit guide weight %g, want %g", tc.step, at.DigitGuideWeight, tc.want)
+		step   int
+		digits float64
+		prompt bool
+	}{{1, 0, false}, {10, 0, false}, {11, 0.3, false}, {20, 0.3, false}, {21, 0.3, true}, {500, 0.3, true}} {
+		at := c.at(tc.step)
+		if at.DigitGuideWeight != tc.digits || at.PromptTurns != tc.prompt {
+			t.Errorf("step %d: digit guide weight %g, prompt turns %v; want %g, %v", tc.step, at.DigitGuideWeight, at.PromptTurns, tc.digits, tc.prompt)
 		}
-		if at.GuideWeight != c.GuideWeight || at.Steps != c.Steps {
+		if at.GuideWeight != c.GuideWeight || at.Steps != c.Steps || at.TemplateTurnsUntil != c.TemplateTurnsUntil {
 			t.Errorf("step %d: other fields changed", tc.step)
 		}
+		if (tc.step > 20) != (at == &c) {
+			t.Errorf("step %d: copied %v", tc.step, at != &c)
+		}
 	}
-	if c.DigitGuideWeight != 0.3 {
-		t.Fatalf("guidesAt changed the run's configuration: %g", c.DigitGuideWeight)
+	if c.DigitGuideWeight != 0.3 || !c.PromptTurns {
+		t.Fatalf("at changed the run's configuration: %g, %v", c.DigitGuideWeight, c.PromptTurns)
 	}
-	c.DigitGuideAfter = -1
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "digit_guide_after") {
-		t.Fatalf("digit_guide_after -1: err %v", err)
+	for _, bad := range []struct {
+		set   func(*Config)
+		field string
+	}{{func(c *Config) { c.DigitGuideAfter = -1 }, "digit_guide_after"}, {func(c *Config) { c.TemplateTurnsUntil = -1 }, "template_turns_until"}} {
+		d := c
+		bad.set(&d)
+		if err := d.Validate(); err == nil || !strings.Contains(err.Error(), bad.field) {
+			t.Fatalf("%s -1: err %v", bad.field, err)
+		}
 	}
+}
+
+// guidedAsWanted fails t when turn k of sample i is guided (ok) but should
+// not be, or the other way round; it reports whether the turn is guided,
+// that is, whether its rows and keys are to be checked.
+func guidedAsWanted(t *testing.T, i, k int, q world.Question, ok, want bool) bool {
+	t.Helper()
+	if ok != want {
+		t.Fatalf("sample %d turn %d: %s %q (subject %q, answer %q): guided %v, want %v", i, k, q.Kind, q.Question, q.Subject, q.Answer, ok, want)
+	}
+	return ok
 }

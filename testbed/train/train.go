@@ -253,23 +253,11 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if aux != nil {
 			extra += fmt.Sprintf(" aux %.3f", rec.AuxLoss)
 		}
-		if cfg.GuideWeight > 0 {
-			extra += fmt.Sprintf(" guide %.3f", rec.GuideLoss)
-		}
-		if cfg.ImageGuideWeight > 0 {
-			extra += fmt.Sprintf(" image guide %.3f", rec.ImageGuideLoss)
-		}
-		if cfg.ReferentGuideWeight > 0 {
-			extra += fmt.Sprintf(" referent guide %.3f", rec.ReferentGuideLoss)
-		}
-		if cfg.GroundingGuideWeight > 0 {
-			extra += fmt.Sprintf(" grounding %.3f", rec.GroundingGuideLoss)
-		}
-		if cfg.LetterGuideWeight > 0 {
-			extra += fmt.Sprintf(" letter guide %.3f", rec.LetterGuideLoss)
-		}
-		if cfg.DigitGuideWeight > 0 {
-			extra += fmt.Sprintf(" digit guide %.3f", rec.DigitGuideLoss)
+		weights, losses := cfg.guideWeights(), rec.guideLosses()
+		for g, name := range guideNames {
+			if weights[g] > 0 {
+				extra += fmt.Sprintf(" %s %.3f", name, *losses[g])
+			}
 		}
 		bar.Info("loss %.4f (%.4f)%s  %.0f tok/s  %.2fs/step  lr %.2e", st.SmoothedLoss, rec.Loss, extra, winTok/winSec, rec.Seconds, lr)
 		bar.Add(1)
@@ -407,7 +395,7 @@ func newStepper(m *llavaonevision.Model, aux *auxHead, cfg *Config) (*stepper, e
 // step draws the batch of step, computes the mean answer-token loss and its
 // gradient (clipped to ClipNorm) into the model's gradients.
 func (s *stepper) step(step int) (LossRecord, error) {
-	c := s.cfg.guidesAt(step)
+	c := s.cfg.at(step)
 	B := c.batchAt(step)
 	nn.ZeroGrads(s.params)
 	rec := LossRecord{Step: step}
@@ -549,6 +537,10 @@ const (
 	numGuides
 )
 
+// guideNames name the guides' losses on the progress line, indexed like
+// lossResult.guides.
+var guideNames = [numGuides]string{"guide", "image guide", "referent guide", "grounding", "letter guide", "digit guide"}
+
 // guideLosses are the record's guide-loss fields, indexed like
 // lossResult.guides.
 func (r *LossRecord) guideLosses() [numGuides]*float64 {
@@ -581,7 +573,7 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		if c.GuideWeight > 0 || c.ImageGuideWeight > 0 || c.ReferentGuideWeight > 0 || c.GroundingGuideWeight > 0 || c.LetterGuideWeight > 0 || c.DigitGuideWeight > 0 {
+		if c.anyGuide() {
 			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
@@ -613,13 +605,14 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					}
 				}
 				for k, q := range ex.Questions {
+					lo := turnStart(turns, k) // the turn's user message starts here
 					if letters && q.MultipleChoice() {
-						if rows, keys, ok := letterGuide(m.Tok, in, turnStart(turns, k), turns[k]); ok {
+						if rows, keys, ok := letterGuide(m.Tok, in, lo, turns[k]); ok {
 							rowGuides(&losses[letterGuideLoss], LetterGuideHead, rows, keys, c.LetterGuideWeight)
 						}
 					}
 					if digits {
-						if rows, keys, ok := digitGuide(m.Tok, in, q, turnStart(turns, k), turns[k]); ok {
+						if rows, keys, ok := digitGuide(m.Tok, in, q, lo, turns[k]); ok {
 							for h, head := range DigitGuideHeads {
 								if len(rows[h]) > 0 {
 									rowGuides(&losses[digitGuideLoss], head, rows[h], keys[h], c.DigitGuideWeight)

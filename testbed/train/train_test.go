@@ -463,7 +463,7 @@ func checkTurnForms(t *testing.T, m *llavaonevision.Model, c *Config, step int, 
 	}
 	multi := 0
 	for i := range 30 {
-		in, ex, err := trainingInput(m, c, step, i)
+		in, ex, err := trainingInput(m, c.at(step), step, i) // as the trainer's step does
 		if err != nil {
 			t.Fatal(err)
 		}
