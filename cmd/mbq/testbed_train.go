@@ -30,6 +30,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	clip := fs.Float64("clip", d.ClipNorm, "global gradient-norm clip (0: none)")
 	evalEvery := fs.Int("eval-every", d.EvalEvery, "steps between held-out evaluations (0: none)")
 	heldOut := fs.Int("held-out", d.HeldOut, "held-out questions per category")
+	evalQuant := fs.Int("eval-quant-bits", 0, "also score each held-out evaluation with the decoder's linears RTN-quantized to N bits, group 128 (0: off; allowed with --resume)")
 	ckEvery := fs.Int("checkpoint-every", d.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
 	patience := fs.Int("patience", d.Patience, "stop after this many evaluations without held-out improvement (0: never)")
 	workers := fs.Int("workers", d.Workers, "goroutines the batch is split over, each with its own gradients")
@@ -96,13 +97,13 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
 	cfg.GroundingGuideWeight, cfg.DigitGuideAfter = *groundGuide, *digitAfter
 	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
-	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr}
+	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr, EvalQuantBits: *evalQuant}
 	if *resume {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for n := range set {
-			if n != "out" && n != "resume" && n != "steps" {
-				return fmt.Errorf("--%s: a resumed run keeps its checkpoint's configuration (only --steps may change)", n)
+			if n != "out" && n != "resume" && n != "steps" && n != "eval-quant-bits" {
+				return fmt.Errorf("--%s: a resumed run keeps its checkpoint's configuration (only --steps and --eval-quant-bits may change)", n)
 			}
 		}
 		if set["steps"] {

@@ -2,10 +2,12 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"mbq/eval"
 	"mbq/hf/image"
 	"mbq/model/llavaonevision"
+	"mbq/quant"
 	"mbq/testbed/world"
 )
 
@@ -29,6 +31,77 @@ type EvalResult struct {
 	Accuracy    float64                    `json:"accuracy"` // mean over categories with an accuracy
 	MCAccuracy  float64                    `json:"mc_accuracy"`
 	PerCategory map[string]CategoryMetrics `json:"per_category"`
+	// Quant is the same evaluation with the decoder's weights quantized
+	// (Options.EvalQuantBits), or nil.
+	Quant *QuantEval `json:"quant,omitempty"`
+}
+
+// QuantEval is a held-out evaluation of the model with every decoder linear
+// round-to-nearest quantized: whether quantization bites, issue 4's second
+// gate, followed through training.
+type QuantEval struct {
+	Spec string `json:"spec"` // the weight spec(s), e.g. "w3g128"
+	EvalResult
+}
+
+// evalQuantGroup is the group size of the held-out quantized evaluation,
+// the paper's W3A16 g128.
+const evalQuantGroup = 128
+
+// evalQuantSpec is the weight spec for a matrix of cols input channels:
+// asymmetric, bits wide, groups of 128 input channels, or one group per
+// output channel when cols is not a multiple of 128.
+func evalQuantSpec(bits, cols int) quant.WeightSpec {
+	s := quant.WeightSpec{Bits: bits, Group: evalQuantGroup}
+	if cols%evalQuantGroup != 0 {
+		s.Group = 0
+	}
+	return s
+}
+
+// evaluateQuantized scores items as evaluate does with every decoder linear's
+// weight replaced by W = Dequantize(Quantize(W)) under evalQuantSpec (RTN,
+// package quant), then puts the full-precision weights back bit for bit,
+// also on failure.
+func evaluateQuantized(m *llavaonevision.Model, items []eval.Item, bits int) (*QuantEval, error) {
+	ls := m.DecoderLinears()
+	saved := make([][]float32, len(ls))
+	defer func() {
+		for i, w := range saved {
+			if w != nil {
+				copy(ls[i].W.Value.Data, w)
+			}
+		}
+	}()
+	var specs []string
+	for i, l := range ls {
+		if l.W == nil {
+			return nil, fmt.Errorf("held-out quantized: %s holds packed weights", l.Name)
+		}
+		rows, cols := l.W.Value.Shape[0], l.W.Value.Shape[1]
+		spec := evalQuantSpec(bits, cols)
+		if name := spec.String(); !containsString(specs, name) {
+			specs = append(specs, name)
+		}
+		saved[i] = append([]float32(nil), l.W.Value.Data...)
+		if err := quant.FakeQuant(l.W.Value.Data, rows, cols, spec); err != nil {
+			return nil, fmt.Errorf("held-out quantized: %s: %w", l.Name, err)
+		}
+	}
+	r, err := evaluate(m, items, 8)
+	if err != nil {
+		return nil, err
+	}
+	return &QuantEval{Spec: strings.Join(specs, "+"), EvalResult: *r}, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // buildHeldOut draws perCat questions of each category from the reserved
@@ -117,6 +190,9 @@ func (r *EvalResult) String() string {
 		} else {
 			s += fmt.Sprintf(" %s -/%.3f", c, cm.NLL)
 		}
+	}
+	if q := r.Quant; q != nil {
+		s += fmt.Sprintf(" || %s RTN: nll %.4f (%+.1f%%) accuracy %.3f mc %.3f", q.Spec, q.NLL, 100*(q.NLL/r.NLL-1), q.Accuracy, q.MCAccuracy)
 	}
 	return s
 }

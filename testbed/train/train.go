@@ -17,6 +17,7 @@ import (
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/progress"
+	"mbq/quant"
 	"mbq/tensor"
 )
 
@@ -45,6 +46,11 @@ type Options struct {
 	Stop <-chan struct{}
 	// StopAt, if > 0, ends the run like Stop once this step is done.
 	StopAt int
+	// EvalQuantBits, if > 0, scores every held-out evaluation a second time
+	// with the decoder's linears RTN-quantized to this many bits (group 128,
+	// evaluateQuantized) and reports it beside the full-precision result.
+	// It only reads the model, so a fresh or a resumed run may set it.
+	EvalQuantBits int
 }
 
 // LossRecord is one optimizer step.
@@ -97,6 +103,11 @@ func Run(cfg Config, opts Options) (*State, error) {
 	logw := opts.Log
 	if logw == nil {
 		logw = io.Discard
+	}
+	if opts.EvalQuantBits != 0 {
+		if err := (quant.WeightSpec{Bits: opts.EvalQuantBits}).Validate(); err != nil {
+			return nil, fmt.Errorf("train: held-out quantized evaluation: %w", err)
+		}
 	}
 	ckDir := filepath.Join(opts.Out, CheckpointDir)
 	var m *llavaonevision.Model
@@ -268,6 +279,11 @@ func Run(cfg Config, opts Options) (*State, error) {
 			r, err := evaluate(m, held, 8)
 			if err != nil {
 				return st, err
+			}
+			if opts.EvalQuantBits > 0 {
+				if r.Quant, err = evaluateQuantized(m, held, opts.EvalQuantBits); err != nil {
+					return st, err
+				}
 			}
 			r.Step = step
 			st.Evals = append(st.Evals, *r)
