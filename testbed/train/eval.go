@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"mbq/eval"
@@ -80,7 +81,7 @@ func evaluateQuantized(m *llavaonevision.Model, items []eval.Item, bits int) (*Q
 		}
 		rows, cols := l.W.Value.Shape[0], l.W.Value.Shape[1]
 		spec := evalQuantSpec(bits, cols)
-		if name := spec.String(); !containsString(specs, name) {
+		if name := spec.String(); !slices.Contains(specs, name) {
 			specs = append(specs, name)
 		}
 		saved[i] = append([]float32(nil), l.W.Value.Data...)
@@ -93,15 +94,6 @@ func evaluateQuantized(m *llavaonevision.Model, items []eval.Item, bits int) (*Q
 		return nil, err
 	}
 	return &QuantEval{Spec: strings.Join(specs, "+"), EvalResult: *r}, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // buildHeldOut draws perCat questions of each category from the reserved

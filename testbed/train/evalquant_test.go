@@ -70,6 +70,25 @@ func TestEvaluateQuantized(t *testing.T) {
 	}
 }
 
+// sameCheckpoint fails the test unless runs a and b wrote byte-identical
+// models and optimizer states.
+func sameCheckpoint(t *testing.T, a, b, what string) {
+	t.Helper()
+	for _, f := range []string{"model.safetensors", OptimizerFile} {
+		x, err := os.ReadFile(filepath.Join(a, CheckpointDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs %s", f, what)
+		}
+	}
+}
+
 func equalBits(a, b []float32) bool {
 	if len(a) != len(b) {
 		return false
@@ -96,19 +115,7 @@ func TestEvalQuantLeavesTrainingAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"model.safetensors", OptimizerFile} {
-		x, err := os.ReadFile(filepath.Join(a, CheckpointDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(x, y) {
-			t.Errorf("%s differs with the quantized evaluation on", f)
-		}
-	}
+	sameCheckpoint(t, a, b, "with the quantized evaluation on")
 	if len(st.Evals) == 0 {
 		t.Fatal("no evaluations")
 	}

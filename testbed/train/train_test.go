@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,19 +115,7 @@ func TestResumeIsExact(t *testing.T) {
 	if !strings.Contains(log.String(), "resuming") {
 		t.Errorf("log: %q", log.String())
 	}
-	for _, f := range []string{"model.safetensors", OptimizerFile} {
-		x, err := os.ReadFile(filepath.Join(a, CheckpointDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(x, y) {
-			t.Errorf("%s differs between 4 steps and 2+2 steps", f)
-		}
-	}
+	sameCheckpoint(t, a, b, "between 4 steps and 2+2 steps")
 	// The checkpoint and the best model load as HF checkpoints.
 	for _, d := range []string{CheckpointDir, BestDir} {
 		if _, err := llavaonevision.Load(filepath.Join(b, d)); err != nil {
