@@ -79,17 +79,16 @@ func evaluateQuantized(m *llavaonevision.Model, items []eval.Item, bits int) (*Q
 		if l.W == nil {
 			return nil, fmt.Errorf("held-out quantized: %s holds packed weights", l.Name)
 		}
-		rows, cols := l.W.Value.Shape[0], l.W.Value.Shape[1]
-		spec := evalQuantSpec(bits, cols)
+		spec := evalQuantSpec(bits, l.In())
 		if name := spec.String(); !slices.Contains(specs, name) {
 			specs = append(specs, name)
 		}
 		saved[i] = append([]float32(nil), l.W.Value.Data...)
-		if err := quant.FakeQuant(l.W.Value.Data, rows, cols, spec); err != nil {
+		if err := quant.FakeQuant(l.W.Value.Data, l.Out(), l.In(), spec); err != nil {
 			return nil, fmt.Errorf("held-out quantized: %s: %w", l.Name, err)
 		}
 	}
-	r, err := evaluate(m, items, 8)
+	r, err := evaluate(m, items, heldOutBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +125,9 @@ func buildHeldOut(cfg world.Config, perCat int) []eval.Item {
 	}
 	return items
 }
+
+// heldOutBatch is the number of held-out questions scored per forward pass.
+const heldOutBatch = 8
 
 // evaluate scores the held-out items with package eval: multiple choice
 // by option-letter log-likelihood, open-ended answers teacher-forced

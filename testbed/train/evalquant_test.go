@@ -2,8 +2,10 @@ package train
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,7 +34,7 @@ func TestEvaluateQuantized(t *testing.T) {
 	for i, l := range ls {
 		before[i] = append([]float32(nil), l.W.Value.Data...)
 	}
-	fp, err := evaluate(m, items, 8)
+	fp, err := evaluate(m, items, heldOutBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestEvaluateQuantized(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, err := evaluate(m, items, 8)
+	want, err := evaluate(m, items, heldOutBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +91,9 @@ func sameCheckpoint(t *testing.T, a, b, what string) {
 	}
 }
 
+// equalBits reports whether a and b hold the same float32 bit patterns.
 func equalBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }
 
 // Switching the quantized evaluation on changes nothing in training: the

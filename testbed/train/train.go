@@ -276,7 +276,7 @@ func Run(cfg Config, opts Options) (*State, error) {
 		last := step == cfg.Steps
 		stopEarly := false
 		if held != nil && (step%cfg.EvalEvery == 0 || last) {
-			r, err := evaluate(m, held, 8)
+			r, err := evaluate(m, held, heldOutBatch)
 			if err != nil {
 				return st, err
 			}
