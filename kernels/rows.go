@@ -82,11 +82,10 @@ func Softmax(x []float32) {
 		clear(x)
 		return
 	}
+	ExpAffine(x, x, 1, -m)
 	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		x[i] = float32(e)
-		s += e
+	for _, e := range x {
+		s += float64(e)
 	}
 	inv := float32(1 / s)
 	for i := range x {
@@ -118,36 +117,76 @@ func SiLU(dst, x []float32) {
 	if len(dst) < len(x) {
 		panic("kernels: SiLU: short slice")
 	}
-	for i, v := range x {
-		dst[i] = float32(float64(v) / (1 + math.Exp(-float64(v))))
+	var buf [actChunk]float32
+	for lo := 0; lo < len(x); lo += actChunk {
+		hi := min(lo+actChunk, len(x))
+		s := buf[:hi-lo]
+		Sigmoid(s, x[lo:hi], 1)
+		for i, v := range s {
+			dst[lo+i] = x[lo+i] * v
+		}
 	}
 }
 
 // SwiGLU computes dst[i] = SiLU(gate[i]) · up[i], the Qwen2/Llama MLP's
-// gated activation act_fn(gate_proj(x)) * up_proj(x).
+// gated activation act_fn(gate_proj(x)) * up_proj(x), in float32 as torch
+// does (gate·σ(gate), then ·up).
 func SwiGLU(dst, gate, up []float32) {
 	if len(dst) < len(gate) || len(up) < len(gate) {
 		panic("kernels: SwiGLU: short slice")
 	}
-	for i, g := range gate {
-		dst[i] = float32(float64(g)/(1+math.Exp(-float64(g)))) * up[i]
+	var buf [actChunk]float32
+	for lo := 0; lo < len(gate); lo += actChunk {
+		hi := min(lo+actChunk, len(gate))
+		s := buf[:hi-lo]
+		Sigmoid(s, gate[lo:hi], 1)
+		for i, v := range s {
+			dst[lo+i] = gate[lo+i] * v * up[lo+i]
+		}
 	}
 }
 
 // GELUTanh computes the tanh approximation of GELU ("gelu_pytorch_tanh",
 // SigLIP's activation):
 //
-//	dst[i] = 0.5 · x · (1 + tanh(sqrt(2/π) · (x + 0.044715 · x³)))
+//	dst[i] = 0.5 · x · (1 + tanh(u)),  u = sqrt(2/π) · (x + 0.044715 · x³)
+//	       = x · σ(2u)                 (0.5·(1 + tanh u) = σ(2u))
 func GELUTanh(dst, x []float32) {
 	if len(dst) < len(x) {
 		panic("kernels: GELUTanh: short slice")
 	}
-	const c = 0.7978845608028654 // sqrt(2/pi)
-	for i, v := range x {
-		f := float64(v)
-		dst[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
+	var buf [actChunk]float32
+	for lo := 0; lo < len(x); lo += actChunk {
+		hi := min(lo+actChunk, len(x))
+		s := buf[:hi-lo]
+		GELUTanhInner(s, x[lo:hi])
+		Sigmoid(s, s, 2)
+		for i, v := range s {
+			dst[lo+i] = x[lo+i] * v
+		}
 	}
 }
+
+// GELUTanhInner sets u[i] = sqrt(2/π) · (x[i] + 0.044715 · x[i]³), in
+// float32, the argument of tanh in GELUTanh.
+func GELUTanhInner(u, x []float32) {
+	const c = float32(0.7978845608028654) // sqrt(2/pi)
+	for i, v := range x {
+		u[i] = c * (v + 0.044715*(v*v*v))
+	}
+}
+
+// Sigmoid sets dst[i] = σ(k·x[i]) = 1 / (1 + exp(-k·x[i])) with ExpAffine's
+// exponential; dst may alias x. Far below zero it gives 1/(1 + e^88), not 0.
+func Sigmoid(dst, x []float32, k float32) {
+	ExpAffine(dst, x, -k, 0)
+	for i, e := range dst[:len(x)] {
+		dst[i] = 1 / (1 + e)
+	}
+}
+
+// actChunk is the stack buffer the activations work through.
+const actChunk = 256
 
 // GELU computes the exact GELU, dst[i] = x · Φ(x) = 0.5 · x · (1 + erf(x/√2))
 // (torch's default "gelu", used by LLaVA's projector).

@@ -93,12 +93,21 @@ func SiLUBackward(dx, x, dy []float32) {
 	if len(dx) < len(x) || len(dy) < len(x) {
 		panic("nn: SiLUBackward: short slice")
 	}
-	for i, v := range x {
-		f := float64(v)
-		s := 1 / (1 + math.Exp(-f))
-		dx[i] = float32(float64(dy[i]) * s * (1 + f*(1-s)))
+	var buf [actChunk]float32
+	for lo := 0; lo < len(x); lo += actChunk {
+		hi := min(lo+actChunk, len(x))
+		s := buf[:hi-lo]
+		kernels.Sigmoid(s, x[lo:hi], 1)
+		for i, sv := range s {
+			f := x[lo+i]
+			dx[lo+i] = dy[lo+i] * sv * (1 + f*(1-sv))
+		}
 	}
 }
+
+// actChunk is the stack buffer the activations' backward passes work
+// through (one σ per element, computed vectorised).
+const actChunk = 256
 
 // SwiGLU computes dst = silu(gate) ⊙ up (see kernels.SwiGLU), in parallel.
 func SwiGLU(dst, gate, up []float32) {
@@ -121,29 +130,42 @@ func SwiGLUBackward(dgate, dup, gate, up, dy []float32) {
 		panic("nn: SwiGLUBackward: short slice")
 	}
 	parallelRange(n, elemChunk, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g, u, d := float64(gate[i]), float64(up[i]), float64(dy[i])
-			s := 1 / (1 + math.Exp(-g))
-			dup[i] = float32(d * g * s)
-			dgate[i] = float32(d * u * s * (1 + g*(1-s)))
+		var buf [actChunk]float32
+		for c := lo; c < hi; c += actChunk {
+			e := min(c+actChunk, hi)
+			s := buf[:e-c]
+			kernels.Sigmoid(s, gate[c:e], 1)
+			for j, sv := range s {
+				i := c + j
+				g, u, d := gate[i], up[i], dy[i]
+				dup[i] = d * g * sv
+				dgate[i] = d * u * sv * (1 + g*(1-sv))
+			}
 		}
 	})
 }
 
 // GELUTanhBackward computes dx = dy · d/dx[0.5·x·(1 + tanh(u))] with
-// u = c·(x + 0.044715·x³), c = sqrt(2/π):
+// u = c·(x + 0.044715·x³), c = sqrt(2/π). With s = σ(2u) (so tanh u = 2s - 1
+// and 1 - tanh² u = 4s(1 - s)):
 //
-//	f'(x) = 0.5·(1 + tanh u) + 0.5·x·(1 - tanh² u)·c·(1 + 3·0.044715·x²)
+//	f'(x) = s + 2·x·s·(1 - s)·c·(1 + 3·0.044715·x²)
 func GELUTanhBackward(dx, x, dy []float32) {
 	if len(dx) < len(x) || len(dy) < len(x) {
 		panic("nn: GELUTanhBackward: short slice")
 	}
-	const c = 0.7978845608028654
-	for i, v := range x {
-		f := float64(v)
-		th := math.Tanh(c * (f + 0.044715*f*f*f))
-		d := 0.5*(1+th) + 0.5*f*(1-th*th)*c*(1+3*0.044715*f*f)
-		dx[i] = float32(float64(dy[i]) * d)
+	const c = float32(0.7978845608028654)
+	var buf [actChunk]float32
+	for lo := 0; lo < len(x); lo += actChunk {
+		hi := min(lo+actChunk, len(x))
+		s := buf[:hi-lo]
+		kernels.GELUTanhInner(s, x[lo:hi])
+		kernels.Sigmoid(s, s, 2)
+		for i, sv := range s {
+			f := x[lo+i]
+			d := sv + 2*f*sv*(1-sv)*c*(1+3*0.044715*(f*f))
+			dx[lo+i] = dy[lo+i] * d
+		}
 	}
 }
 

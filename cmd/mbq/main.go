@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 )
 
@@ -51,6 +52,14 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mbq: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
+	}
+	if path := os.Getenv("MBQ_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "mbq: MBQ_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if err := cmd.run(args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,4 +109,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// startCPUProfile writes a Go CPU profile of the command to path (the
+// developer's MBQ_CPUPROFILE environment variable; read it with
+// "go tool pprof mbq PATH"). The returned function stops and closes it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
