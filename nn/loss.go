@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 
+	"mbq/kernels"
 	"mbq/tensor"
 )
 
@@ -65,6 +66,7 @@ func CrossEntropySum(dlogits, logits *tensor.Tensor, labels []int, gradScale flo
 	}
 	nll := make([]float64, t)
 	parallelRange(t, 4, func(lo, hi int) {
+		var scratch []float32
 		for r := lo; r < hi; r++ {
 			lab := labels[r]
 			var drow []float32
@@ -79,19 +81,29 @@ func CrossEntropySum(dlogits, logits *tensor.Tensor, labels []int, gradScale flo
 				panic("nn: CrossEntropy: label out of range")
 			}
 			z := logits.Data[r*v : (r+1)*v]
-			m := math.Inf(-1)
+			m := float32(math.Inf(-1))
 			for _, x := range z {
-				m = max(m, float64(x))
+				m = max(m, x)
 			}
+			// e = exp(z - m) (into drow when there is one), then
+			// lse = m + log Σe and softmax = e / Σe.
+			e := drow
+			if e == nil {
+				if scratch == nil {
+					scratch = make([]float32, v)
+				}
+				e = scratch
+			}
+			kernels.ExpAffine(e, z, 1, -m)
 			var s float64
-			for _, x := range z {
-				s += math.Exp(float64(x) - m)
+			for _, x := range e {
+				s += float64(x)
 			}
-			lse := m + math.Log(s)
-			nll[r] = lse - float64(z[lab])
+			nll[r] = float64(m) + math.Log(s) - float64(z[lab])
 			if drow != nil {
-				for j, x := range z {
-					drow[j] = gradScale * float32(math.Exp(float64(x)-lse))
+				k := float32(float64(gradScale) / s)
+				for j, x := range drow {
+					drow[j] = x * k
 				}
 				drow[lab] -= gradScale
 			}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"mbq/kernels"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/safetensors"
@@ -278,33 +279,30 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 			}
 		}
 	}
-	dx := tensor.New(proj.Shape...)
+	// Forward, as matrices: U the normalized rows, Z = U·Rᵀ + b.
 	R := h.readout(H)
-	u := make([]float32, H)
-	du := make([]float32, H)
-	z := make([]float64, auxK)
-	dz := make([]float32, auxK)
-	B := h.B.Value.Data
-	gW, gB := h.W.Grad.Data, h.B.Grad.Data
-	scale := weight / float32(rows)
-	var loss float64
+	U := make([]float32, rows*H)
+	inv := make([]float64, rows)
 	for r := range rows {
 		x := proj.Data[r*H : (r+1)*H]
 		var ss float64
 		for _, v := range x {
 			ss += float64(v) * float64(v)
 		}
-		inv := 1 / math.Sqrt(ss/float64(H)+auxEps)
+		inv[r] = 1 / math.Sqrt(ss/float64(H)+auxEps)
 		for j, v := range x {
-			u[j] = float32(float64(v) * inv)
+			U[r*H+j] = float32(float64(v) * inv[r])
 		}
-		for k := range auxK {
-			s := float64(B[k])
-			for j, v := range R[k*H : (k+1)*H] {
-				s += float64(v) * float64(u[j])
-			}
-			z[k] = s
-		}
+	}
+	Z := make([]float32, rows*auxK)
+	kernels.MatMulTransB(Z, U, R, rows, H, auxK)
+	B := h.B.Value.Data
+	gB := h.B.Grad.Data
+	scale := weight / float32(rows)
+	dZ := make([]float32, rows*auxK)
+	var loss float64
+	for r := range rows {
+		z, dz := Z[r*auxK:(r+1)*auxK], dZ[r*auxK:(r+1)*auxK]
 		lb := labels[r%n]
 		for gi, g := range auxGroups(lb) {
 			off, size, y := g.off, g.size, g.y
@@ -314,48 +312,49 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 			}
 			mx := math.Inf(-1)
 			for k := off; k < off+size; k++ {
-				mx = math.Max(mx, z[k])
+				mx = math.Max(mx, float64(z[k]+B[k]))
 			}
 			var se float64
 			for k := off; k < off+size; k++ {
-				se += math.Exp(z[k] - mx)
+				se += math.Exp(float64(z[k]+B[k]) - mx)
 			}
 			lse := mx + math.Log(se)
-			loss += (lse - z[off+y]) * w
+			loss += (lse - float64(z[off+y]+B[off+y])) * w
 			for k := off; k < off+size; k++ {
-				p := math.Exp(z[k] - lse)
+				p := math.Exp(float64(z[k]+B[k]) - lse)
 				if k == off+y {
 					p--
 				}
 				dz[k] = float32(p*w) * scale
+				gB[k] += dz[k]
 			}
 		}
-		// Back through the head and the normalization.
-		for j := range du {
-			du[j] = 0
-		}
-		for k, d := range dz {
-			gB[k] += d
-			wk := R[k*H : (k+1)*H]
-			gk, ge := gW[k*H:(k+1)*H], []float32(nil)
-			if t, ok := h.token(k); ok {
-				if !h.residual {
-					gk = nil
-				}
-				if !h.frozen {
-					ge = h.emb.Grad.Data[t*H : (t+1)*H]
-				}
-			}
-			for j := range du {
-				if gk != nil {
-					gk[j] += d * u[j]
-				}
-				if ge != nil {
-					ge[j] += d * u[j]
-				}
-				du[j] += d * wk[j]
+	}
+	// Back through the head: G = dZᵀ·U (the read-out rows' gradient, to
+	// W and/or the embeddings), dU = dZ·R, then through the normalization.
+	G := make([]float32, auxK*H)
+	kernels.MatMulTransA(G, dZ, U, auxK, rows, H)
+	gW := h.W.Grad.Data
+	for k := range auxK {
+		gk := G[k*H : (k+1)*H]
+		t, aligned := h.token(k)
+		if !aligned || h.residual {
+			for j, v := range gk {
+				gW[k*H+j] += v
 			}
 		}
+		if aligned && !h.frozen {
+			ge := h.emb.Grad.Data[t*H : (t+1)*H]
+			for j, v := range gk {
+				ge[j] += v
+			}
+		}
+	}
+	dU := make([]float32, rows*H)
+	kernels.MatMul(dU, dZ, R, rows, auxK, H)
+	dx := tensor.New(proj.Shape...)
+	for r := range rows {
+		u, du := U[r*H:(r+1)*H], dU[r*H:(r+1)*H]
 		var dot float64
 		for j := range du {
 			dot += float64(du[j]) * float64(u[j])
@@ -363,7 +362,7 @@ func (h *auxHead) lossAndGrad(proj *tensor.Tensor, labels []patchLabel, weight f
 		dot /= float64(H)
 		d := dx.Data[r*H : (r+1)*H]
 		for j := range d {
-			d[j] = float32((float64(du[j]) - float64(u[j])*dot) * inv)
+			d[j] = float32((float64(du[j]) - float64(u[j])*dot) * inv[r])
 		}
 	}
 	return loss * float64(weight) / float64(rows), dx, nil
