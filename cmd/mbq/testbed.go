@@ -64,6 +64,8 @@ func runTestbedData(args []string, stdout, stderr io.Writer) error {
 	nCalib := fs.Int("calib", 128, "image-caption pairs in calib.json")
 	nBench := fs.Int("bench", 1200, "questions in bench.jsonl, split evenly over the seven categories")
 	size := fs.Int("size", world.DefaultConfig().Size, "image width and height in pixels")
+	countries := fs.Int("countries", 0, fmt.Sprintf("countries in the fact table of the language questions (0: %d; must match the model's training world)", world.NumCountries))
+	creatures := fs.Int("creatures", 0, fmt.Sprintf("creatures in the fact table (0: %d; must match the model's training world)", world.NumCreatures))
 	force := fs.Bool("force", false, "replace a directory holding a previous dataset (nothing else is ever removed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,9 +78,9 @@ func runTestbedData(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--calib %d, --bench %d: counts must be non-negative", *nCalib, *nBench)
 	}
 	cfg := world.DefaultConfig()
-	cfg.Size = *size
+	cfg.Size, cfg.Countries, cfg.Creatures = *size, *countries, *creatures
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("--size %d: %w", *size, err)
+		return fmt.Errorf("--size %d --countries %d --creatures %d: %w", *size, *countries, *creatures, err)
 	}
 	var bar *progress.Bar
 	sum, err := world.WriteDatasetOptions(*out, world.DatasetOptions{

@@ -58,10 +58,14 @@ func TestTestbedUsage(t *testing.T) {
 		{"testbed", "frobnicate"},
 		{"testbed", "data"},
 		{"testbed", "data", "--out", t.TempDir() + "/x", "--size", "20"},
+		{"testbed", "data", "--out", t.TempDir() + "/x", "--countries", "3"},
 	} {
 		if code, _, _ := run(t, args...); code == 0 {
 			t.Errorf("%q: code 0", args)
 		}
+	}
+	if _, _, errs := run(t, "testbed", "data", "--out", t.TempDir()+"/x", "--creatures", "5000"); !strings.Contains(errs, "--creatures 5000") {
+		t.Errorf("--creatures 5000: error %q does not name the flag", errs)
 	}
 	if code, out, _ := run(t, "testbed", "help"); code != 0 || !strings.Contains(out, "data") {
 		t.Errorf("testbed help: %d %q", code, out)

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"mbq/testbed/train"
+	"mbq/testbed/world"
 )
 
 // testbedTrainSignals are the signals that end a training run with a
@@ -73,6 +74,8 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	textPromptLoss := fs.Bool("text-prompt-loss", d.TextPromptLoss, "in the text phase, train language questions on every text token (language-model pretraining), not only the answers; letter drills keep the answer loss")
 	openShare := fs.Float64("open-share", d.OpenShare, "probability that a multiple-choice training question is asked open-ended, its correct option the answer")
 	lookup := fs.Float64("lookup-share", d.World.LookupShare, "share of training samples that are the multiple-choice letter drill")
+	countries := fs.Int("countries", d.World.Countries, fmt.Sprintf("countries in the world's fact table (0: %d); benchmarks for the model need the same (mbq testbed data --countries)", world.NumCountries))
+	creatures := fs.Int("creatures", d.World.Creatures, fmt.Sprintf("creatures in the world's fact table (0: %d); benchmarks need the same (--creatures)", world.NumCreatures))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +93,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.TextHidden, cfg.TextIntermediate, cfg.TextLayers, cfg.Heads, cfg.KVHeads = *tHidden, *tInter, *tLayers, *heads, *kvHeads
 	cfg.Tied = !*untied
 	cfg.AuxWeight, cfg.World.LookupShare, cfg.CurriculumSteps, cfg.MimeticQK = *auxW, *lookup, *curriculum, *mimetic
+	cfg.World.Countries, cfg.World.Creatures = *countries, *creatures
 	cfg.TextSteps, cfg.TextBatch, cfg.TextLookupShare, cfg.TextLR = *textSteps, *textBatch, *textLookup, *textLR
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
 	cfg.PromptTurns, cfg.TextPromptLoss, cfg.TemplateTurnsUntil = *promptTurns, *textPromptLoss, *templateUntil

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,9 +17,12 @@ var tinyTrainFlags = []string{"--steps", "2", "--batch", "2", "--text-steps", "1
 
 func TestTestbedTrain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	code, stdout, stderr := run(t, append([]string{"testbed", "train", "--out", out}, tinyTrainFlags...)...)
+	code, stdout, stderr := run(t, append([]string{"testbed", "train", "--out", out, "--countries", "40"}, tinyTrainFlags...)...)
 	if code != 0 {
 		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	if state, err := os.ReadFile(filepath.Join(out, "checkpoint", "trainer_state.json")); err != nil || !regexp.MustCompile(`"Countries":\s*40\b`).Match(state) {
+		t.Errorf("trainer_state.json does not keep --countries 40 (%v)", err)
 	}
 	if !strings.Contains(stdout, "step 2/2 (done)") {
 		t.Errorf("stdout %q", stdout)

@@ -157,7 +157,7 @@ func trainingSample(m *llavaonevision.Model, c *Config, step, i int) (*model.Inp
 			ex.Questions = append(ex.Questions, s.Scene.FollowUps(rng, c.QATurns-1, s.Question)...)
 			full = true
 		case s.Question.Category == world.Language && s.Question.Kind != world.LookupKind:
-			ex.Questions = append(ex.Questions, world.LanguageFollowUps(rng, c.QATurns-1, s.Question)...)
+			ex.Questions = append(ex.Questions, world.LanguageFollowUps(rng, c.World.Facts(), c.QATurns-1, s.Question)...)
 			full = true
 		}
 	}

@@ -26,7 +26,7 @@ const drillDomain uint64 = 0x6c6f6f6b_75702d2d // "lookup--"
 func drillRecords() []world.BenchRecord {
 	var out []world.BenchRecord
 	for j := 0; j < 200; j++ {
-		q := world.LookupQuestion(streamRNG(HeldOutSeed, drillDomain, uint64(j)))
+		q := world.LookupQuestion(streamRNG(HeldOutSeed, drillDomain, uint64(j)), world.FactTable())
 		out = append(out, world.BenchRecord{ID: fmt.Sprintf("drill-%03d", j), Category: "lookup",
 			Question: q.Question, Options: q.Options, Answer: q.Answer})
 	}

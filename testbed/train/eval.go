@@ -105,7 +105,7 @@ func buildHeldOut(cfg world.Config, perCat int) []eval.Item {
 			var q world.Question
 			var img *image.RGB
 			if cat == world.Language {
-				q = world.LanguageQuestion(rng)
+				q = world.LanguageQuestion(rng, cfg.Facts())
 			} else {
 				for {
 					s := world.NewScene(rng, cfg)

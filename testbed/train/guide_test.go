@@ -73,7 +73,7 @@ func TestMCGuide(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := 0
 	for i := 0; i < 200; i++ {
-		s := world.LookupQuestion(rng)
+		s := world.LookupQuestion(rng, world.FactTable())
 		in, err := promptInput(m, s, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -24,6 +24,10 @@ type Config struct {
 	// multiple-choice letter drill of LookupQuestion (never in the
 	// benchmark).
 	LookupShare float64 `json:",omitempty"`
+	// Countries and Creatures size the fact table of the language
+	// questions (Facts); zero means NumCountries and NumCreatures.
+	Countries int `json:",omitempty"`
+	Creatures int `json:",omitempty"`
 }
 
 // DefaultConfig is the world of the testbed: 128x128 images, a 4x4 grid,
@@ -60,6 +64,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("world config: sign probability %g, want 0..1", c.SignProb)
 	case c.Noise < 0 || c.Noise > 64:
 		return fmt.Errorf("world config: noise %d, want 0..64", c.Noise)
+	case c.Countries < 0 || c.Countries > MaxFacts || c.Creatures < 0 || c.Creatures > MaxFacts:
+		return fmt.Errorf("world config: %d countries and %d creatures, want 0..%d each (0: %d and %d)", c.Countries, c.Creatures, MaxFacts, NumCountries, NumCreatures)
+	case (c.Countries > 0 && c.Countries < 4) || (c.Creatures > 0 && c.Creatures < 4):
+		return fmt.Errorf("world config: %d countries and %d creatures, want at least 4 each (the options of a question)", c.Countries, c.Creatures)
 	case c.CaptionShare < 0 || c.LanguageShare < 0 || c.LookupShare < 0 || c.CaptionShare+c.LanguageShare+c.LookupShare > 1:
 		return fmt.Errorf("world config: caption share %g + language share %g + lookup share %g, want non-negative and <= 1",
 			c.CaptionShare, c.LanguageShare, c.LookupShare)

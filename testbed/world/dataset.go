@@ -253,7 +253,7 @@ func makeItem(tmp string, cfg Config, opt DatasetOptions, i int, cats []string, 
 		cat := cats[j]
 		var q Question
 		if cat == Language {
-			q = LanguageQuestion(rng)
+			q = LanguageQuestion(rng, cfg.Facts())
 		} else {
 			for {
 				s := newScene(rng, cfg, cat == Text)

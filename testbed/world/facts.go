@@ -7,12 +7,17 @@ import (
 	"sync"
 )
 
-// The fixed table of facts behind the language questions. It is drawn once
-// from factSeed, so training and every benchmark share the same facts.
+// The fixed table of facts behind the language questions. It is drawn from
+// factSeed, so training and every benchmark of a world share the same facts;
+// Config.Countries and Config.Creatures size it (NumCountries and
+// NumCreatures when zero). A larger table is the world's store of memorized,
+// fine-grained knowledge (testbed spec: "more facts").
 const (
 	factSeed     = 0x4d4251_666163 // "MBQ" "fac"
 	NumCountries = 32
 	NumCreatures = 32
+	// MaxFacts bounds Config.Countries and Config.Creatures.
+	MaxFacts = 4096
 )
 
 // Country is an invented country and its capital.
@@ -25,6 +30,9 @@ type Creature struct{ Name, Color, Habitat, Food string }
 type Facts struct {
 	Countries []Country
 	Creatures []Creature
+
+	lookup [][]string // lookupClasses, built once
+	once   sync.Once
 }
 
 var (
@@ -56,12 +64,44 @@ var Opposites = [][2]string{
 // sides is the number of sides (or points) of the shapes with corners.
 var sides = map[string]int{"triangle": 3, "square": 4, "diamond": 4, "hexagon": 6, "star": 5}
 
-var factTable = sync.OnceValue(buildFacts)
+var (
+	factMu     sync.Mutex
+	factTables = map[[2]int]*Facts{}
+)
 
-// FactTable returns the fixed facts (shared; do not modify).
-func FactTable() *Facts { return factTable() }
+// FactTable returns the default world's facts (NumCountries countries and
+// NumCreatures creatures; shared, do not modify).
+func FactTable() *Facts { return factsOf(NumCountries, NumCreatures) }
 
-func buildFacts() *Facts {
+// Facts returns the world's fact table (shared; do not modify): Countries
+// and Creatures entries, NumCountries and NumCreatures where zero.
+func (c Config) Facts() *Facts {
+	nc, nk := c.Countries, c.Creatures
+	if nc == 0 {
+		nc = NumCountries
+	}
+	if nk == 0 {
+		nk = NumCreatures
+	}
+	return factsOf(nc, nk)
+}
+
+func factsOf(countries, creatures int) *Facts {
+	factMu.Lock()
+	defer factMu.Unlock()
+	k := [2]int{countries, creatures}
+	if f := factTables[k]; f != nil {
+		return f
+	}
+	f := buildFacts(countries, creatures)
+	factTables[k] = f
+	return f
+}
+
+// buildFacts draws the table: the countries, then the creatures, from one
+// stream seeded by factSeed, so the default sizes give the table every
+// earlier run and benchmark used.
+func buildFacts(countries, creatures int) *Facts {
 	rng := rand.New(rand.NewPCG(factSeed, factSeed^0x9e3779b97f4a7c15))
 	used := map[string]bool{}
 	for _, w := range vocabularyWords() {
@@ -80,7 +120,7 @@ func buildFacts() *Facts {
 		}
 	}
 	f := &Facts{}
-	for i := 0; i < NumCountries; i++ {
+	for i := 0; i < countries; i++ {
 		name := fresh(func() string {
 			return capitalize(syl() + syl() + []string{"nia", "land", "stan", "ria", "mor"}[rng.IntN(5)])
 		})
@@ -90,7 +130,7 @@ func buildFacts() *Facts {
 		f.Countries = append(f.Countries, Country{Name: name, Capital: capital})
 	}
 	finals := []string{"p", "b", "x", "m", "g", "t", "rk", "nd"}
-	for i := 0; i < NumCreatures; i++ {
+	for i := 0; i < creatures; i++ {
 		name := fresh(func() string { return syl() + syl()[:1] + vows[rng.IntN(len(vows))] + finals[rng.IntN(len(finals))] })
 		f.Creatures = append(f.Creatures, Creature{
 			Name:    name,
@@ -126,7 +166,7 @@ func allColorWords() []string { return append(append([]string(nil), Colors...), 
 type langGen struct {
 	kind   string
 	weight int
-	gen    func(rng *rand.Rand, q *Question) bool
+	gen    func(rng *rand.Rand, f *Facts, q *Question) bool
 }
 
 var languageGenerators = []langGen{
@@ -144,9 +184,9 @@ var languageGenerators = []langGen{
 	{"next", 1, genNext},
 }
 
-// LanguageQuestion draws a question without an image from the fixed facts
-// or two-digit arithmetic.
-func LanguageQuestion(rng *rand.Rand) Question {
+// LanguageQuestion draws a question without an image from the facts f (a
+// Config's Facts) or two-digit arithmetic.
+func LanguageQuestion(rng *rand.Rand, f *Facts) Question {
 	total := 0
 	for _, g := range languageGenerators {
 		total += g.weight
@@ -162,14 +202,13 @@ func LanguageQuestion(rng *rand.Rand) Question {
 			r -= x.weight
 		}
 		q := Question{Category: Language, Kind: g.kind}
-		if g.gen(rng, &q) {
+		if g.gen(rng, f, &q) {
 			return q
 		}
 	}
 }
 
-func genCapital(rng *rand.Rand, q *Question) bool {
-	f := FactTable()
+func genCapital(rng *rand.Rand, f *Facts, q *Question) bool {
 	c := f.Countries[rng.IntN(len(f.Countries))]
 	q.Question = fmt.Sprintf(choose(rng, "What is the capital of %s?", "Which city is the capital of %s?"), c.Name)
 	q.Subject = []string{c.Name}
@@ -180,8 +219,7 @@ func genCapital(rng *rand.Rand, q *Question) bool {
 	return setChoices(rng, q, c.Capital, caps, nil)
 }
 
-func genCountry(rng *rand.Rand, q *Question) bool {
-	f := FactTable()
+func genCountry(rng *rand.Rand, f *Facts, q *Question) bool {
 	c := f.Countries[rng.IntN(len(f.Countries))]
 	q.Question = fmt.Sprintf("%s is the capital of which country?", c.Capital)
 	q.Subject = []string{c.Capital}
@@ -192,31 +230,28 @@ func genCountry(rng *rand.Rand, q *Question) bool {
 	return setChoices(rng, q, c.Name, names, nil)
 }
 
-func genCreatureColor(rng *rand.Rand, q *Question) bool {
-	f := FactTable()
+func genCreatureColor(rng *rand.Rand, f *Facts, q *Question) bool {
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "What colour is a %s?", "What is the colour of the %s?"), c.Name)
 	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Color, Colors, nil)
 }
 
-func genCreatureHome(rng *rand.Rand, q *Question) bool {
-	f := FactTable()
+func genCreatureHome(rng *rand.Rand, f *Facts, q *Question) bool {
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "Where does the %s live?", "In which place does the %s live?"), c.Name)
 	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Habitat, habitats, nil)
 }
 
-func genCreatureFood(rng *rand.Rand, q *Question) bool {
-	f := FactTable()
+func genCreatureFood(rng *rand.Rand, f *Facts, q *Question) bool {
 	c := f.Creatures[rng.IntN(len(f.Creatures))]
 	q.Question = fmt.Sprintf(choose(rng, "What does the %s eat?", "What is the food of the %s?"), c.Name)
 	q.Subject = []string{c.Name}
 	return setChoices(rng, q, c.Food, foods, nil)
 }
 
-func genMix(rng *rand.Rand, q *Question) bool {
+func genMix(rng *rand.Rand, _ *Facts, q *Question) bool {
 	m := Mixes[rng.IntN(len(Mixes))]
 	a, b := m[0], m[1]
 	if rng.IntN(2) == 0 {
@@ -233,7 +268,7 @@ func genMix(rng *rand.Rand, q *Question) bool {
 	return setChoices(rng, q, m[2], pref, nil)
 }
 
-func genOpposite(rng *rand.Rand, q *Question) bool {
+func genOpposite(rng *rand.Rand, _ *Facts, q *Question) bool {
 	p := Opposites[rng.IntN(len(Opposites))]
 	w, ans := p[0], p[1]
 	if rng.IntN(2) == 0 {
@@ -259,14 +294,14 @@ func arithmetic(rng *rand.Rand, q *Question, ans int) bool {
 	return numberChoices(rng, q, ans, 0, true)
 }
 
-func genAdd(rng *rand.Rand, q *Question) bool {
+func genAdd(rng *rand.Rand, _ *Facts, q *Question) bool {
 	a, b := 10+rng.IntN(90), 10+rng.IntN(90)
 	q.Question = fmt.Sprintf(choose(rng, "%d + %d = ?", "What is %d plus %d?"), a, b)
 	q.Subject = []string{fmt.Sprint(a), fmt.Sprint(b)}
 	return arithmetic(rng, q, a+b)
 }
 
-func genSubtract(rng *rand.Rand, q *Question) bool {
+func genSubtract(rng *rand.Rand, _ *Facts, q *Question) bool {
 	a, b := 10+rng.IntN(90), 10+rng.IntN(90)
 	if a < b {
 		a, b = b, a
@@ -276,14 +311,14 @@ func genSubtract(rng *rand.Rand, q *Question) bool {
 	return arithmetic(rng, q, a-b)
 }
 
-func genMultiply(rng *rand.Rand, q *Question) bool {
+func genMultiply(rng *rand.Rand, _ *Facts, q *Question) bool {
 	a, b := 2+rng.IntN(8), 2+rng.IntN(8)
 	q.Question = fmt.Sprintf(choose(rng, "%d x %d = ?", "What is %d times %d?"), a, b)
 	q.Subject = []string{fmt.Sprint(a), fmt.Sprint(b)}
 	return arithmetic(rng, q, a*b)
 }
 
-func genSides(rng *rand.Rand, q *Question) bool {
+func genSides(rng *rand.Rand, _ *Facts, q *Question) bool {
 	sh := []string{"triangle", "square", "diamond", "hexagon", "star"}[rng.IntN(5)]
 	if sh == "star" {
 		q.Question = "How many points does a star have?"
@@ -294,7 +329,7 @@ func genSides(rng *rand.Rand, q *Question) bool {
 	return numberChoices(rng, q, sides[sh], 2, false)
 }
 
-func genNext(rng *rand.Rand, q *Question) bool {
+func genNext(rng *rand.Rand, _ *Facts, q *Question) bool {
 	if rng.IntN(2) == 0 {
 		n := 1 + rng.IntN(98)
 		if rng.IntN(2) == 0 {

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Turn is one message of a conversation in the ShareGPT4V layout: From is
@@ -39,9 +38,9 @@ func TrainingSample(rng *rand.Rand, cfg Config) Sample {
 		s = NewScene(rng, cfg)
 		q, _ = s.Question(rng, CaptionCat)
 	case r < cfg.CaptionShare+cfg.LanguageShare:
-		q = LanguageQuestion(rng)
+		q = LanguageQuestion(rng, cfg.Facts())
 	case r < cfg.CaptionShare+cfg.LanguageShare+cfg.LookupShare:
-		q = LookupQuestion(rng)
+		q = LookupQuestion(rng, cfg.Facts())
 	default:
 		cat := questionCategory(rng)
 		for {
@@ -82,7 +81,7 @@ func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 			s = NewScene(rng, cfg)
 			q, _ = s.Question(rng, CaptionCat)
 		case r < cfg.CaptionShare+cfg.LanguageShare:
-			q = LanguageQuestion(rng)
+			q = LanguageQuestion(rng, cfg.Facts())
 		default:
 			cat := questionCategory(rng)
 			for {
@@ -99,8 +98,8 @@ func Corpus(rng *rand.Rand, cfg Config, n int) []string {
 		}
 		out = append(out, text)
 	}
-	out = append(out, FactTable().Sentences()...)
-	voc := Vocabulary()
+	out = append(out, cfg.Facts().Sentences()...)
+	voc := Vocabulary(cfg.Facts())
 	out = append(out, strings.Join(voc, " "))
 	out = append(out, strings.Repeat(strings.Join(voc, "\n")+"\n", LineStartRepeats))
 	return out
@@ -142,8 +141,9 @@ func removeWord(text, w string) string {
 // Vocabulary lists the fixed words and phrases of the world in a fixed
 // order: colours, shapes, sizes, position and direction words, numbers,
 // sign characters, invented names, habitats, foods, opposites, prompt
-// suffixes and caption prompts.
-func Vocabulary() []string {
+// suffixes and caption prompts. The invented names are those of f (a
+// Config's Facts).
+func Vocabulary(f *Facts) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(ws ...string) {
@@ -172,7 +172,6 @@ func Vocabulary() []string {
 	for _, r := range "ABCDEFGHIJKLMNOPQRSTUVWXYZ" {
 		add(string(r))
 	}
-	f := FactTable()
 	for _, c := range f.Countries {
 		add(c.Name, c.Capital)
 	}
@@ -194,9 +193,10 @@ func Vocabulary() []string {
 // four options of one word class (colours, shapes, numbers, countries,
 // creatures) and the letter of the matching one as the answer. It teaches
 // the letter binding every multiple-choice answer needs apart from any
-// knowledge; the benchmark never asks it.
-func LookupQuestion(rng *rand.Rand) Question {
-	classes := lookupClasses()
+// knowledge; the benchmark never asks it. The countries and creatures are
+// those of f (a Config's Facts).
+func LookupQuestion(rng *rand.Rand, f *Facts) Question {
+	classes := f.lookupClasses()
 	words := classes[rng.IntN(len(classes))]
 	w := words[rng.IntN(len(words))]
 	q := Question{Category: Language, Kind: LookupKind,
@@ -205,9 +205,14 @@ func LookupQuestion(rng *rand.Rand) Question {
 	return q
 }
 
-// lookupClasses are the word classes of the letter drills (built once).
-var lookupClasses = sync.OnceValue(func() [][]string {
-	f := FactTable()
+// lookupClasses are the word classes of the letter drills (built once per
+// table).
+func (f *Facts) lookupClasses() [][]string {
+	f.once.Do(func() { f.lookup = f.buildLookupClasses() })
+	return f.lookup
+}
+
+func (f *Facts) buildLookupClasses() [][]string {
 	var nums, countries, creatures []string
 	for i := 0; i <= 99; i++ {
 		nums = append(nums, strconv.Itoa(i))
@@ -219,7 +224,7 @@ var lookupClasses = sync.OnceValue(func() [][]string {
 		creatures = append(creatures, c.Name)
 	}
 	return [][]string{Colors, Shapes, nums, countries, creatures}
-})
+}
 
 // LookupKind is the kind of the letter drill's questions (LookupQuestion).
 const LookupKind = "lookup"
@@ -240,11 +245,11 @@ func (s *Scene) FollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
 	return distinctQuestions(n, asked, func() (Question, bool) { return s.Question(rng, questionCategory(rng)) })
 }
 
-// LanguageFollowUps draws up to n more language-only questions for a
-// conversation of several question turns, none whose prompt repeats an
-// earlier turn's.
-func LanguageFollowUps(rng *rand.Rand, n int, asked ...Question) []Question {
-	return distinctQuestions(n, asked, func() (Question, bool) { return LanguageQuestion(rng), true })
+// LanguageFollowUps draws up to n more language-only questions about the
+// facts f for a conversation of several question turns, none whose prompt
+// repeats an earlier turn's.
+func LanguageFollowUps(rng *rand.Rand, f *Facts, n int, asked ...Question) []Question {
+	return distinctQuestions(n, asked, func() (Question, bool) { return LanguageQuestion(rng, f), true })
 }
 
 // distinctQuestions calls draw until it has n questions whose prompts differ

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -449,7 +450,7 @@ func TestLanguageQuestions(t *testing.T) {
 	}
 	kinds := map[string]int{}
 	for i := 0; i < 3000; i++ {
-		q := LanguageQuestion(testRNG(uint64(i)))
+		q := LanguageQuestion(testRNG(uint64(i)), FactTable())
 		checkOptions(t, q)
 		if q.HasImage || q.Category != Language {
 			t.Fatalf("question %+v", q)
@@ -580,7 +581,7 @@ func TestTrainingSample(t *testing.T) {
 	if strings.Join(a, "\x00") != strings.Join(b, "\x00") || len(a) < 50 {
 		t.Error("Corpus is not deterministic")
 	}
-	v := Vocabulary()
+	v := Vocabulary(FactTable())
 	for _, w := range []string{"red", "hexagon", "fourth", "to the left of", FactTable().Countries[0].Name, MCSuffix} {
 		if indexOf(v, w) < 0 {
 			t.Errorf("Vocabulary lacks %q", w)
@@ -722,8 +723,8 @@ func TestFollowUps(t *testing.T) {
 		t.Errorf("follow-up categories %v, want every image category but caption", cats)
 	}
 	// Language follow-ups: language questions, distinct prompts.
-	first := LanguageQuestion(testRNG(11))
-	lq := LanguageFollowUps(testRNG(12), 7, first)
+	first := LanguageQuestion(testRNG(11), FactTable())
+	lq := LanguageFollowUps(testRNG(12), FactTable(), 7, first)
 	if len(lq) != 7 {
 		t.Errorf("%d language follow-ups, want 7", len(lq))
 	}
@@ -750,7 +751,7 @@ func TestAsOpen(t *testing.T) {
 	opened := map[string]bool{}
 	for range 400 {
 		s := newScene(rng, cfg, true)
-		qs := append(s.Questions(rng), LanguageQuestion(rng), LookupQuestion(rng))
+		qs := append(s.Questions(rng), LanguageQuestion(rng, FactTable()), LookupQuestion(rng, FactTable()))
 		for _, q := range qs {
 			o, ok := q.AsOpen()
 			switch {
@@ -861,10 +862,10 @@ func TestSubject(t *testing.T) {
 	}
 	var qs []Question
 	for i := 0; i < 3000; i++ {
-		qs = append(qs, LanguageQuestion(testRNG(uint64(i))))
+		qs = append(qs, LanguageQuestion(testRNG(uint64(i)), FactTable()))
 	}
 	for i := 0; i < 500; i++ {
-		qs = append(qs, LookupQuestion(testRNG(uint64(i))))
+		qs = append(qs, LookupQuestion(testRNG(uint64(i)), FactTable()))
 	}
 	for _, q := range qs {
 		if len(q.Subject) == 0 {
@@ -924,6 +925,90 @@ func TestSubject(t *testing.T) {
 		}
 		if got := q.Correct(); got != want {
 			t.Fatalf("%s %q subject %q: answer %q, want %q", q.Kind, q.Question, s, got, want)
+		}
+	}
+}
+
+// TestFactTableSizes checks Config.Countries/Creatures: zero is the default
+// table itself, a larger table is fixed, keeps every name unique and apart
+// from the world's words, and is what the language questions and letter
+// drills of that world ask about.
+func TestFactTableSizes(t *testing.T) {
+	def := DefaultConfig()
+	if def.Facts() != FactTable() {
+		t.Fatal("the default config's Facts is not FactTable")
+	}
+	cfg := DefaultConfig()
+	cfg.Countries, cfg.Creatures = 200, 150
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Facts()
+	if len(f.Countries) != 200 || len(f.Creatures) != 150 {
+		t.Fatalf("%d countries, %d creatures, want 200 and 150", len(f.Countries), len(f.Creatures))
+	}
+	if g := buildFacts(200, 150); !slices.Equal(g.Sentences(), f.Sentences()) {
+		t.Fatal("the table is not fixed: a second build differs")
+	}
+	if f.Countries[0] != FactTable().Countries[0] {
+		t.Errorf("first country %v, want the default table's %v (the same stream)", f.Countries[0], FactTable().Countries[0])
+	}
+	seen := map[string]bool{}
+	for _, w := range vocabularyWords() {
+		seen[w] = true
+	}
+	for _, c := range f.Countries {
+		for _, w := range []string{c.Name, c.Capital} {
+			if k := strings.ToLower(w); seen[k] {
+				t.Fatalf("name %q repeats", w)
+			} else {
+				seen[k] = true
+			}
+		}
+	}
+	for _, c := range f.Creatures {
+		if k := strings.ToLower(c.Name); seen[k] {
+			t.Fatalf("creature %q repeats", c.Name)
+		} else {
+			seen[k] = true
+		}
+	}
+	capitals := map[string]bool{}
+	for _, c := range f.Countries {
+		capitals[c.Capital] = true
+	}
+	big := 0
+	for i := 0; i < 400; i++ {
+		q := LanguageQuestion(testRNG(uint64(i)), f)
+		if q.Kind == "capital" && q.Correct() != "" && !capitals[q.Correct()] {
+			t.Fatalf("%q: answer %q is not a capital of the table", q.Question, q.Correct())
+		}
+		for _, c := range f.Countries[NumCountries:] {
+			if strings.Contains(q.Question, c.Name) {
+				big++
+			}
+		}
+	}
+	if big == 0 {
+		t.Error("400 language questions never asked about a country beyond the default 32")
+	}
+	drill := 0
+	for i := 0; i < 400; i++ {
+		q := LookupQuestion(testRNG(uint64(i)), f)
+		for _, c := range f.Creatures[NumCreatures:] {
+			if slices.Contains(q.Options, c.Name) {
+				drill++
+			}
+		}
+	}
+	if drill == 0 {
+		t.Error("400 letter drills never offered a creature beyond the default 32")
+	}
+	for _, bad := range [][2]int{{-1, 0}, {0, MaxFacts + 1}, {3, 0}, {0, 2}} {
+		c := DefaultConfig()
+		c.Countries, c.Creatures = bad[0], bad[1]
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "countries") {
+			t.Errorf("countries %d creatures %d: error %v, want one naming the fact table", bad[0], bad[1], err)
 		}
 	}
 }
