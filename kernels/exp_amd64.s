@@ -19,6 +19,12 @@ DATA expconst<>+48(SB)/4, $0x3f800000 // 1
 DATA expconst<>+52(SB)/4, $0x0000007f // 127 (integer)
 GLOBL expconst<>(SB), RODATA|NOPTR, $56
 
+// One Horner step of the polynomial: Y2 = Y2·r + (the constant at off).
+#define HORNER(off) \
+	VMULPS       Y0, Y2, Y2; \
+	VBROADCASTSS expconst<>+off(SB), Y4; \
+	VADDPS       Y4, Y2, Y2
+
 // func expAffineAVX2(dst, src *float32, n int, a, b float32)
 //
 // Registers: Y15 a, Y14 b, Y13 hi, Y12 lo, Y11 log2e, Y10 0.5, Y9 1, Y8 127;
@@ -57,22 +63,12 @@ loop:
 	VMULPS  Y4, Y1, Y2           // fx·C2
 	VSUBPS  Y2, Y0, Y0           // r -= fx·C2
 	VMULPS  Y0, Y0, Y3           // r²
-	VBROADCASTSS expconst<>+24(SB), Y2
-	VMULPS  Y0, Y2, Y2           // p0·r
-	VBROADCASTSS expconst<>+28(SB), Y4
-	VADDPS  Y4, Y2, Y2           // + p1
-	VMULPS  Y0, Y2, Y2
-	VBROADCASTSS expconst<>+32(SB), Y4
-	VADDPS  Y4, Y2, Y2           // + p2
-	VMULPS  Y0, Y2, Y2
-	VBROADCASTSS expconst<>+36(SB), Y4
-	VADDPS  Y4, Y2, Y2           // + p3
-	VMULPS  Y0, Y2, Y2
-	VBROADCASTSS expconst<>+40(SB), Y4
-	VADDPS  Y4, Y2, Y2           // + p4
-	VMULPS  Y0, Y2, Y2
-	VBROADCASTSS expconst<>+44(SB), Y4
-	VADDPS  Y4, Y2, Y2           // + p5
+	VBROADCASTSS expconst<>+24(SB), Y2 // p0
+	HORNER(28)                   // ·r + p1
+	HORNER(32)                   // ·r + p2
+	HORNER(36)                   // ·r + p3
+	HORNER(40)                   // ·r + p4
+	HORNER(44)                   // ·r + p5
 	VMULPS  Y3, Y2, Y2           // ·r²
 	VADDPS  Y0, Y2, Y2           // + r
 	VADDPS  Y9, Y2, Y2           // + 1

@@ -117,15 +117,7 @@ func SiLU(dst, x []float32) {
 	if len(dst) < len(x) {
 		panic("kernels: SiLU: short slice")
 	}
-	var buf [actChunk]float32
-	for lo := 0; lo < len(x); lo += actChunk {
-		hi := min(lo+actChunk, len(x))
-		s := buf[:hi-lo]
-		Sigmoid(s, x[lo:hi], 1)
-		for i, v := range s {
-			dst[lo+i] = x[lo+i] * v
-		}
-	}
+	siluMul(dst, x, nil)
 }
 
 // SwiGLU computes dst[i] = SiLU(gate[i]) · up[i], the Qwen2/Llama MLP's
@@ -135,13 +127,24 @@ func SwiGLU(dst, gate, up []float32) {
 	if len(dst) < len(gate) || len(up) < len(gate) {
 		panic("kernels: SwiGLU: short slice")
 	}
+	siluMul(dst, gate, up)
+}
+
+// siluMul sets dst[i] = x[i]·σ(x[i]), times up[i] when up is not nil,
+// through a stack buffer of σ values; dst may alias x or up (each element
+// is read before it is written).
+func siluMul(dst, x, up []float32) {
 	var buf [actChunk]float32
-	for lo := 0; lo < len(gate); lo += actChunk {
-		hi := min(lo+actChunk, len(gate))
+	for lo := 0; lo < len(x); lo += actChunk {
+		hi := min(lo+actChunk, len(x))
 		s := buf[:hi-lo]
-		Sigmoid(s, gate[lo:hi], 1)
+		Sigmoid(s, x[lo:hi], 1)
 		for i, v := range s {
-			dst[lo+i] = gate[lo+i] * v * up[lo+i]
+			y := x[lo+i] * v
+			if up != nil {
+				y *= up[lo+i]
+			}
+			dst[lo+i] = y
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -172,6 +173,20 @@ func TestActivations(t *testing.T) {
 		for i := range d {
 			if !near(float64(d[i]), float64(s[i]*u[i]), 1e-6) {
 				t.Fatalf("SwiGLU n=%d i=%d", n, i)
+			}
+			// Against float64: x·σ(x)·up.
+			x := float64(g[i])
+			if want := x / (1 + math.Exp(-x)) * float64(u[i]); !near(float64(d[i]), want, 1e-6) {
+				t.Fatalf("SwiGLU(%g, %g) = %g, want %g", g[i], u[i], d[i], want)
+			}
+		}
+		// In place over either input gives the same values.
+		for _, in := range []int{0, 1} {
+			gg, uu := slices.Clone(g), slices.Clone(u)
+			dst := [][]float32{gg, uu}[in]
+			SwiGLU(dst, gg, uu)
+			if !slices.Equal(dst, d) {
+				t.Fatalf("SwiGLU n=%d in place over input %d differs", n, in)
 			}
 		}
 		// The tanh form approximates the exact GELU to ~1e-3.
