@@ -134,9 +134,9 @@ func SwiGLU(dst, gate, up []float32) {
 // through a stack buffer of σ values; dst may alias x or up (each element
 // is read before it is written).
 func siluMul(dst, x, up []float32) {
-	var buf [actChunk]float32
-	for lo := 0; lo < len(x); lo += actChunk {
-		hi := min(lo+actChunk, len(x))
+	var buf [ActChunk]float32
+	for lo := 0; lo < len(x); lo += ActChunk {
+		hi := min(lo+ActChunk, len(x))
 		s := buf[:hi-lo]
 		Sigmoid(s, x[lo:hi], 1)
 		for i, v := range s {
@@ -158,9 +158,9 @@ func GELUTanh(dst, x []float32) {
 	if len(dst) < len(x) {
 		panic("kernels: GELUTanh: short slice")
 	}
-	var buf [actChunk]float32
-	for lo := 0; lo < len(x); lo += actChunk {
-		hi := min(lo+actChunk, len(x))
+	var buf [ActChunk]float32
+	for lo := 0; lo < len(x); lo += ActChunk {
+		hi := min(lo+ActChunk, len(x))
 		s := buf[:hi-lo]
 		GELUTanhInner(s, x[lo:hi])
 		Sigmoid(s, s, 2)
@@ -188,8 +188,9 @@ func Sigmoid(dst, x []float32, k float32) {
 	}
 }
 
-// actChunk is the stack buffer the activations work through.
-const actChunk = 256
+// ActChunk is the length of the stack buffer of σ values the activations
+// (and their backward passes in package nn) work through.
+const ActChunk = 256
 
 // GELU computes the exact GELU, dst[i] = x · Φ(x) = 0.5 · x · (1 + erf(x/√2))
 // (torch's default "gelu", used by LLaVA's projector).

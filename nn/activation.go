@@ -93,9 +93,9 @@ func SiLUBackward(dx, x, dy []float32) {
 	if len(dx) < len(x) || len(dy) < len(x) {
 		panic("nn: SiLUBackward: short slice")
 	}
-	var buf [actChunk]float32
-	for lo := 0; lo < len(x); lo += actChunk {
-		hi := min(lo+actChunk, len(x))
+	var buf [kernels.ActChunk]float32
+	for lo := 0; lo < len(x); lo += kernels.ActChunk {
+		hi := min(lo+kernels.ActChunk, len(x))
 		s := buf[:hi-lo]
 		kernels.Sigmoid(s, x[lo:hi], 1)
 		for i, sv := range s {
@@ -104,10 +104,6 @@ func SiLUBackward(dx, x, dy []float32) {
 		}
 	}
 }
-
-// actChunk is the stack buffer the activations' backward passes work
-// through (one σ per element, computed vectorised).
-const actChunk = 256
 
 // SwiGLU computes dst = silu(gate) ⊙ up (see kernels.SwiGLU), in parallel.
 func SwiGLU(dst, gate, up []float32) {
@@ -130,9 +126,9 @@ func SwiGLUBackward(dgate, dup, gate, up, dy []float32) {
 		panic("nn: SwiGLUBackward: short slice")
 	}
 	parallelRange(n, elemChunk, func(lo, hi int) {
-		var buf [actChunk]float32
-		for c := lo; c < hi; c += actChunk {
-			e := min(c+actChunk, hi)
+		var buf [kernels.ActChunk]float32
+		for c := lo; c < hi; c += kernels.ActChunk {
+			e := min(c+kernels.ActChunk, hi)
 			s := buf[:e-c]
 			kernels.Sigmoid(s, gate[c:e], 1)
 			for j, sv := range s {
@@ -155,9 +151,9 @@ func GELUTanhBackward(dx, x, dy []float32) {
 		panic("nn: GELUTanhBackward: short slice")
 	}
 	const c = float32(0.7978845608028654)
-	var buf [actChunk]float32
-	for lo := 0; lo < len(x); lo += actChunk {
-		hi := min(lo+actChunk, len(x))
+	var buf [kernels.ActChunk]float32
+	for lo := 0; lo < len(x); lo += kernels.ActChunk {
+		hi := min(lo+kernels.ActChunk, len(x))
 		s := buf[:hi-lo]
 		kernels.GELUTanhInner(s, x[lo:hi])
 		kernels.Sigmoid(s, s, 2)
