@@ -105,6 +105,13 @@ type BackwardOptions struct {
 	// keys index the sample's positions); their gradients are added in the
 	// block's backward and each guide's loss is stored through its Loss.
 	AttnGuides func(sample, block int) []nn.AttnGuide
+	// BlockInputGrad, if set, is called once per sample and decoder block
+	// after the forward, with the hidden states entering that block
+	// ([T, hidden], read-only). The tensor it returns (same shape; nil:
+	// none) is added to the gradient of the loss at the block's input —
+	// the way auxiliary objectives on the residual stream (a logit lens at
+	// an inner block) enter training.
+	BlockInputGrad func(sample, block int, x *tensor.Tensor) *tensor.Tensor
 	// NLLScale, if non-zero, multiplies the gradient of the answer-token
 	// loss (LossResult.Loss stays the mean NLL; the auxiliary objectives
 	// above keep their own weights), so that a sample standing for several

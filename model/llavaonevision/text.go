@@ -179,9 +179,18 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 		}
 		rope := m.rope(nn.Positions(h0.Rows()))
 		inputs := make([]*tensor.Tensor, len(m.Blocks))
+		var extra []*tensor.Tensor // gradients added at the blocks' inputs
 		x := h0
 		for i, b := range m.Blocks {
 			inputs[i] = x
+			if opts.BlockInputGrad != nil {
+				if extra == nil {
+					extra = make([]*tensor.Tensor, len(m.Blocks))
+				}
+				if extra[i] = opts.BlockInputGrad(s, i, x); extra[i] != nil && !slices.Equal(extra[i].Shape, x.Shape) {
+					return nil, fmt.Errorf("sample %d: block %d input gradient of shape %v for input %v", s, i, extra[i].Shape, x.Shape)
+				}
+			}
 			x = b.Forward(x, rope, nil, nil).Out
 		}
 		// Logits only for the counted rows: the others get no gradient,
@@ -220,6 +229,11 @@ func (m *Model) LossAndGrad(batch []*model.Input, opts *model.BackwardOptions) (
 				acts.Guides = opts.AttnGuides(s, i)
 			}
 			dx = m.Blocks[i].Backward(acts, dx, hk)
+			if extra != nil && extra[i] != nil {
+				for j, v := range extra[i].Data {
+					dx.Data[j] += v
+				}
+			}
 			if opts.BlockGrads != nil {
 				opts.BlockGrads(s, i, acts.GradO, acts.GradDown, in.Modality)
 			}

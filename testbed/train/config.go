@@ -32,6 +32,12 @@ type Sizes struct {
 // same weights come out, step by step.
 type Config struct {
 	Sizes
+	// Init, if set, is a checkpoint directory (Hugging Face layout, e.g. a
+	// run's best/ or the embedded model) whose weights and tokenizer the run
+	// starts from instead of a trained tokenizer and random weights; the
+	// optimizer, the auxiliary head and the schedule start fresh. Its sizes
+	// must equal Sizes.
+	Init  string `json:"init,omitempty"`
 	Seed  uint64 `json:"seed"`
 	Steps int    `json:"steps"`
 	Batch int    `json:"batch"`
@@ -159,6 +165,12 @@ type Config struct {
 	// and switched it on at a checkpoint is reproduced from scratch by its
 	// configuration. 0: from the first step.
 	DigitGuideAfter int `json:"digit_guide_after,omitempty"`
+	// AnswerLensWeight weights the answer lens (lens.go): at the row that
+	// predicts a multiple-choice letter, the hidden state entering the last
+	// decoder block, read through the final norm and the output embedding,
+	// is taught to name the correct option's first content word. 0 turns
+	// it off.
+	AnswerLensWeight float64 `json:"answer_lens_weight,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -247,7 +259,7 @@ func (c *Config) at(step int) *Config {
 // guideWeights are the attention guides' weights, indexed like
 // lossResult.guides.
 func (c *Config) guideWeights() [numGuides]float64 {
-	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight}
+	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight, c.AnswerLensWeight}
 }
 
 // anyGuide reports whether some attention guide has a positive weight.
@@ -356,6 +368,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: the letter guide needs at least 2 query heads, have %d", s.Heads)
 	case c.DigitGuideWeight < 0 || math.IsNaN(c.DigitGuideWeight):
 		return fmt.Errorf("train config: digit guide weight %g, want >= 0", c.DigitGuideWeight)
+	case c.AnswerLensWeight < 0 || math.IsNaN(c.AnswerLensWeight):
+		return fmt.Errorf("train config: answer lens weight %g, want >= 0", c.AnswerLensWeight)
+	case c.AnswerLensWeight > 0 && s.TextLayers < 2:
+		return fmt.Errorf("train config: the answer lens needs at least 2 decoder layers, have %d", s.TextLayers)
 	case c.DigitGuideAfter < 0:
 		return fmt.Errorf("train config: digit_guide_after %d: want >= 0", c.DigitGuideAfter)
 	case c.DigitGuideWeight > 0 && s.Heads < 4:

@@ -79,6 +79,9 @@ type LossRecord struct {
 	LetterGuideLoss float64 `json:"letter_guide_loss,omitempty"`
 	// DigitGuideLoss is the batch mean of the weighted digit-guide loss.
 	DigitGuideLoss float64 `json:"digit_guide_loss,omitempty"`
+	// AnswerLensLoss is the batch mean of the weighted answer-lens loss
+	// (lens.go).
+	AnswerLensLoss float64 `json:"answer_lens_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -158,24 +161,33 @@ func Run(cfg Config, opts Options) (*State, error) {
 		if err := checkFreshOut(opts.Out); err != nil {
 			return nil, err
 		}
-		t0 := time.Now()
-		tok, err := tokenizer.Train(corpus(&cfg), tokenizer.TrainOptions{VocabSize: cfg.VocabSize, Special: Specials})
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer: %w", err)
-		}
-		mc, err := cfg.Sizes.ModelConfig(tok)
-		if err != nil {
-			return nil, err
-		}
-		proc, err := llavaonevision.Processor(cfg.ImageSize, mc.ImageGridPinpoints)
-		if err != nil {
-			return nil, err
-		}
-		if m, err = llavaonevision.NewRandom(mc, tok, proc, cfg.Seed); err != nil {
-			return nil, err
-		}
-		if cfg.MimeticQK > 0 {
-			mimeticInit(m, cfg.MimeticQK, cfg.Seed)
+		if cfg.Init != "" {
+			var err error
+			if m, err = loadInit(cfg.Init, cfg.Sizes); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(logw, "weights and tokenizer from %s (%d tokens)\n", cfg.Init, m.Tok.VocabSize())
+		} else {
+			t0 := time.Now()
+			tok, err := tokenizer.Train(corpus(&cfg), tokenizer.TrainOptions{VocabSize: cfg.VocabSize, Special: Specials})
+			if err != nil {
+				return nil, fmt.Errorf("tokenizer: %w", err)
+			}
+			mc, err := cfg.Sizes.ModelConfig(tok)
+			if err != nil {
+				return nil, err
+			}
+			proc, err := llavaonevision.Processor(cfg.ImageSize, mc.ImageGridPinpoints)
+			if err != nil {
+				return nil, err
+			}
+			if m, err = llavaonevision.NewRandom(mc, tok, proc, cfg.Seed); err != nil {
+				return nil, err
+			}
+			if cfg.MimeticQK > 0 {
+				mimeticInit(m, cfg.MimeticQK, cfg.Seed)
+			}
+			fmt.Fprintf(logw, "tokenizer: %d tokens from %d texts (%.1fs)\n", tok.VocabSize(), cfg.CorpusSize, time.Since(t0).Seconds())
 		}
 		nn.AllocGrads(m.Params())
 		if cfg.AuxWeight > 0 {
@@ -183,7 +195,6 @@ func Run(cfg Config, opts Options) (*State, error) {
 		}
 		opt = newAdamW(append(m.Params(), aux.params()...))
 		st = &State{Config: cfg, Status: "running"}
-		fmt.Fprintf(logw, "tokenizer: %d tokens from %d texts (%.1fs)\n", tok.VocabSize(), cfg.CorpusSize, time.Since(t0).Seconds())
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -550,17 +561,18 @@ const (
 	groundGuideLoss
 	letterGuideLoss
 	digitGuideLoss
+	lensLoss
 	numGuides
 )
 
 // guideNames name the guides' losses on the progress line, indexed like
 // lossResult.guides.
-var guideNames = [numGuides]string{"guide", "image guide", "referent guide", "grounding", "letter guide", "digit guide"}
+var guideNames = [numGuides]string{"guide", "image guide", "referent guide", "grounding", "letter guide", "digit guide", "answer lens"}
 
 // guideLosses are the record's guide-loss fields, indexed like
 // lossResult.guides.
 func (r *LossRecord) guideLosses() [numGuides]*float64 {
-	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss, &r.DigitGuideLoss}
+	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss, &r.DigitGuideLoss, &r.AnswerLensLoss}
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -589,8 +601,45 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
+		turnsOf := map[int][][]int{} // per sample: the guided blocks share it
+		if c.AnswerLensWeight > 0 {
+			o.BlockInputGrad = func(s, block int, x *tensor.Tensor) *tensor.Tensor {
+				if block != last || hookErr != nil {
+					return nil
+				}
+				in, ex := batch[first+s], samples[first+s]
+				turns, ok := turnsOf[s]
+				if !ok {
+					turns = answerTurns(in)
+					turnsOf[s] = turns
+				}
+				if len(turns) != len(ex.Questions) {
+					hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
+					return nil
+				}
+				var rows, words []int
+				for k, q := range ex.Questions {
+					if !q.MultipleChoice() {
+						continue
+					}
+					if row, w, ok := lensTarget(m.Tok, in, turns[k]); ok {
+						rows = append(rows, row)
+						words = append(words, w)
+					}
+				}
+				d, l, err := lensGrad(m, x, rows, words, float32(c.AnswerLensWeight)*per)
+				if err != nil {
+					hookErr = fmt.Errorf("sample %d: %w", first+s, err)
+					return nil
+				}
+				if d != nil {
+					l := l
+					losses[lensLoss] = append(losses[lensLoss], &l)
+				}
+				return d
+			}
+		}
 		if c.anyGuide() {
-			turnsOf := map[int][][]int{} // per sample: the guided blocks share it
 			o.AttnGuides = func(s, block int) []nn.AttnGuide {
 				in, ex := batch[first+s], samples[first+s]
 				letters := block == 0 && c.LetterGuideWeight > 0
@@ -731,6 +780,55 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 		addGuides(1)
 	}
 	return sum, nil
+}
+
+// loadInit loads the checkpoint a run starts from (Config.Init) and checks
+// that its dimensions are the run's: a mismatch names the field of the
+// checkpoint's config.json.
+func loadInit(dir string, s Sizes) (*llavaonevision.Model, error) {
+	m, err := llavaonevision.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	want, err := s.ModelConfig(m.Tok)
+	if err != nil {
+		return nil, fmt.Errorf("init: %s: %w", dir, err)
+	}
+	got := m.Cfg
+	tiedGot := got.TextConfig.TieWordEmbeddings
+	if got.TieWordEmbeddings != nil {
+		tiedGot = *got.TieWordEmbeddings
+	}
+	for _, f := range []struct {
+		field     string
+		got, want int
+	}{
+		{"vision_config.image_size", got.VisionConfig.ImageSize, want.VisionConfig.ImageSize},
+		{"vision_config.patch_size", got.VisionConfig.PatchSize, want.VisionConfig.PatchSize},
+		{"vision_config.hidden_size", got.VisionConfig.HiddenSize, want.VisionConfig.HiddenSize},
+		{"vision_config.intermediate_size", got.VisionConfig.IntermediateSize, want.VisionConfig.IntermediateSize},
+		{"vision_config.num_hidden_layers", got.VisionConfig.NumHiddenLayers, want.VisionConfig.NumHiddenLayers},
+		{"vision_config.num_attention_heads", got.VisionConfig.NumAttentionHeads, want.VisionConfig.NumAttentionHeads},
+		{"text_config.hidden_size", got.TextConfig.HiddenSize, want.TextConfig.HiddenSize},
+		{"text_config.intermediate_size", got.TextConfig.IntermediateSize, want.TextConfig.IntermediateSize},
+		{"text_config.num_hidden_layers", got.TextConfig.NumHiddenLayers, want.TextConfig.NumHiddenLayers},
+		{"text_config.num_attention_heads", got.TextConfig.NumAttentionHeads, want.TextConfig.NumAttentionHeads},
+		{"text_config.num_key_value_heads", got.TextConfig.NumKeyValueHeads, want.TextConfig.NumKeyValueHeads},
+		{"text_config.vocab_size", got.TextConfig.VocabSize, want.TextConfig.VocabSize},
+		{"tie_word_embeddings", b2i(tiedGot), b2i(s.Tied)},
+	} {
+		if f.got != f.want {
+			return nil, fmt.Errorf("init: %s: %s is %d, the run's sizes want %d (give the sizes it was trained with)", filepath.Join(dir, "config.json"), f.field, f.got, f.want)
+		}
+	}
+	return m, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // scaleGrads multiplies every gradient by f.
