@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 
+	"mbq/hf/tokenizer"
 	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/tensor"
-	"mbq/hf/tokenizer"
 )
 
 // The answer lens. A multiple-choice answer is a content-addressed lookup
