@@ -136,6 +136,12 @@ type Report struct {
 	CategoryOrder []string `json:"category_order"`
 	// NLLByCategory is NLL per category with reference tokens.
 	NLLByCategory map[string]float64 `json:"nll_by_category"`
+	// MultipleChoice is the accuracy in percent over the multiple-choice
+	// items alone of each category that has some (a category may mix them
+	// with open-ended items; the testbed's gate is on multiple choice);
+	// MultipleChoiceCounts is the number of those items.
+	MultipleChoice       map[string]float64 `json:"multiple_choice"`
+	MultipleChoiceCounts map[string]int     `json:"multiple_choice_counts"`
 	// FailuresByCategory counts failures per category with generated answers.
 	FailuresByCategory map[string]map[string]int `json:"failures_by_category"`
 	// Counts is the number of items per category; Generated the number of
@@ -662,6 +668,8 @@ func summarize(items []Item, results []ItemResult) *Report {
 		}
 	}
 	score, scored := map[string]float64{}, map[string]int{}
+	mcRight := map[string]int{}
+	rep.MultipleChoice, rep.MultipleChoiceCounts = map[string]float64{}, map[string]int{}
 	nllSum, nllTok := map[string]float64{}, map[string]int{}
 	var totalSum float64
 	for i := range results {
@@ -672,6 +680,12 @@ func summarize(items []Item, results []ItemResult) *Report {
 		if r.Scored {
 			score[c] += r.Score
 			scored[c]++
+			if r.Kind == MultipleChoice {
+				rep.MultipleChoiceCounts[c]++
+				if r.Correct {
+					mcRight[c]++
+				}
+			}
 		}
 		if r.NonFinite {
 			rep.NonFinite++
@@ -706,6 +720,9 @@ func summarize(items []Item, results []ItemResult) *Report {
 		}
 		if nllTok[c] > 0 {
 			rep.NLLByCategory[c] = nllSum[c] / float64(nllTok[c])
+		}
+		if n := rep.MultipleChoiceCounts[c]; n > 0 {
+			rep.MultipleChoice[c] = 100 * float64(mcRight[c]) / float64(n)
 		}
 	}
 	if len(rep.Categories) > 0 {

@@ -61,11 +61,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 		width = max(width, len(c))
 	}
 	name := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
-	fmt.Fprintf(tw, "%s\tn\taccuracy\tnll\tno_output\trepetition\trandom_symbols\t\n", name("category"))
+	fmt.Fprintf(tw, "%s\tn\taccuracy\tmc_n\tmc_accuracy\tnll\tno_output\trepetition\trandom_symbols\t\n", name("category"))
 	for _, c := range r.CategoryOrder {
 		acc := "-"
 		if v, ok := r.Categories[c]; ok {
 			acc = fmt.Sprintf("%.1f%%", v)
+		}
+		mcN, mcAcc := "0", "-"
+		if v, ok := r.MultipleChoice[c]; ok {
+			mcN, mcAcc = fmt.Sprint(r.MultipleChoiceCounts[c]), fmt.Sprintf("%.1f%%", v)
 		}
 		nll := "-"
 		if v, ok := r.NLLByCategory[c]; ok {
@@ -77,13 +81,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fails[i] = fmt.Sprint(f[t])
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name(c), r.Counts[c], acc, nll, fails[0], fails[1], fails[2])
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name(c), r.Counts[c], acc, mcN, mcAcc, nll, fails[0], fails[1], fails[2])
 	}
-	n := 0
+	n, mcN := 0, 0
 	for _, c := range r.Counts {
 		n += c
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.4f\t%d\t%d\t%d\t\n", name("average"), n, r.Average, r.NLL,
+	for _, c := range r.MultipleChoiceCounts {
+		mcN += c
+	}
+	fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%d\t\t%.4f\t%d\t%d\t%d\t\n", name("average"), n, r.Average, mcN, r.NLL,
 		r.Failures[NoOutput], r.Failures[Repetition], r.Failures[RandomSymbols])
 	if err := tw.Flush(); err != nil {
 		return err

@@ -3,6 +3,7 @@ package eval
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,6 +129,54 @@ func TestReferencesPass(t *testing.T) {
 			}
 		} else if !ExactMatch(it.Answer, it.Answer) {
 			t.Errorf("%s: answer does not match itself", it.ID)
+		}
+	}
+}
+
+// TestMultipleChoiceByCategory: a category mixing multiple-choice and
+// open-ended items reports the accuracy of its multiple-choice items alone
+// beside the mixed one; a category without them has none; the table
+// shows both.
+func TestMultipleChoiceByCategory(t *testing.T) {
+	mc, open := MultipleChoice, Open
+	items := []Item{{Category: "perception"}, {Category: "perception"}, {Category: "perception"}, {Category: "perception"}, {Category: "text"}, {Category: "counting"}}
+	results := []ItemResult{
+		{Category: "perception", Kind: mc, Scored: true, Correct: true, Score: 1},
+		{Category: "perception", Kind: mc, Scored: true},
+		{Category: "perception", Kind: open, Scored: true, Correct: true, Score: 1},
+		{Category: "perception", Kind: open, Scored: true, Correct: true, Score: 1},
+		{Category: "text", Kind: open, Scored: true, Correct: true, Score: 1},
+		{Category: "counting", Kind: mc, Scored: true},
+	}
+	rep := summarize(items, results)
+	if got := rep.Categories["perception"]; got != 75 {
+		t.Errorf("perception accuracy %g, want 75", got)
+	}
+	if got, n := rep.MultipleChoice["perception"], rep.MultipleChoiceCounts["perception"]; got != 50 || n != 2 {
+		t.Errorf("perception multiple choice %g%% of %d, want 50%% of 2", got, n)
+	}
+	if got, ok := rep.MultipleChoice["counting"]; !ok || got != 0 {
+		t.Errorf("counting multiple choice %g (%v), want 0", got, ok)
+	}
+	if _, ok := rep.MultipleChoice["text"]; ok {
+		t.Error("text has no multiple-choice items but a multiple-choice accuracy")
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[0], "mc_accuracy") {
+		t.Errorf("header %q", lines[0])
+	}
+	for _, want := range [][]string{{"perception", "4", "75.0%", "2", "50.0%"}, {"text", "1", "100.0%", "0", "-"}} {
+		found := false
+		for _, l := range lines {
+			f := strings.Fields(l)
+			found = found || (len(f) >= 5 && slices.Equal(f[:5], want))
+		}
+		if !found {
+			t.Errorf("no row %v in\n%s", want, b.String())
 		}
 	}
 }

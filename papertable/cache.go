@@ -19,7 +19,7 @@ import (
 // CodeVersion names the version of the code a cached row result came from:
 // bump it whenever quantization, evaluation or the result format change in
 // a way that invalidates cached rows.
-const CodeVersion = "papertable/1"
+const CodeVersion = "papertable/2" // 2: rows carry the per-category multiple-choice accuracy
 
 // cacheKey holds everything a row's result depends on; its SHA-256 (of the
 // JSON form) names the row's cache file. Row.Name, Section, Label and

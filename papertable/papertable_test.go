@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -196,7 +197,10 @@ func TestWriteFileAtomic(t *testing.T) {
 }
 
 func TestGatesAndComparisons(t *testing.T) {
-	fp := RowResult{Row: Rows()[0], Categories: map[string]float64{"perception": 90, "caption": 50}, Average: 70, NLL: 1}
+	// Perception mixes multiple-choice and open items: 90% over all, 86%
+	// over its multiple-choice items; counting is all multiple choice.
+	fp := RowResult{Row: Rows()[0], Categories: map[string]float64{"perception": 90, "counting": 85, "caption": 50},
+		MultipleChoice: map[string]float64{"perception": 86, "counting": 85}, Average: 70, NLL: 1}
 	mk := func(name string, avg, nll float64) RowResult {
 		for _, r := range Rows() {
 			if r.Name == name {
@@ -207,12 +211,30 @@ func TestGatesAndComparisons(t *testing.T) {
 		return RowResult{}
 	}
 	tab := &Table{Quick: true, Samples: 32, PerCategory: map[string]int{"perception": 25, "caption": 25},
-		Categories: []string{"perception", "caption"}, MCCategories: []string{"perception"},
+		Categories: []string{"perception", "counting", "caption"}, MCCategories: []string{"perception", "counting"},
 		Rows: []RowResult{fp, mk("t2-w3a16-rtn", 66, 1.05), mk("t2-w3a16-gptq", 69, 1.2),
 			mk("t2-w3a16-awq", 68.8, 1.003), mk("t2-w3a16-mbq", 69.0, 1.004)}}
 	tab.Finish()
 	if len(tab.Gates) != 2 || tab.Gates[0].Pass == nil || !*tab.Gates[0].Pass || tab.Gates[1].Pass == nil || *tab.Gates[1].Pass {
 		t.Fatalf("gates: %+v", tab.Gates)
+	}
+	if want := "multiple-choice items of each category: perception 86.0, counting 85.0 → FP gate: yes"; !strings.Contains(tab.Gates[0].Line, want) {
+		t.Errorf("FP gate line %q, want %q in it", tab.Gates[0].Line, want)
+	}
+	// The gate reads the multiple-choice items: a mixed category whose
+	// open items carry its overall accuracy above the gate still fails.
+	low := *tab
+	low.Rows = slices.Clone(tab.Rows)
+	low.Rows[0].MultipleChoice = map[string]float64{"perception": 60, "counting": 85}
+	low.Finish()
+	if g := low.Gates[0]; g.Pass == nil || *g.Pass || !strings.Contains(g.Line, "perception 60.0") {
+		t.Errorf("FP gate with perception's multiple choice at 60%%: %+v", g)
+	}
+	// A row from before the per-category multiple-choice accuracy: not measured.
+	low.Rows[0].MultipleChoice = nil
+	low.Finish()
+	if g := low.Gates[0]; g.Pass == nil || *g.Pass || !strings.Contains(g.Line, "perception not measured") {
+		t.Errorf("FP gate without multiple-choice accuracies: %+v", g)
 	}
 	if !strings.Contains(tab.Gates[1].Line, "Δavg = -4.0 points, ΔNLL = +5.0% → quantization bites: no") {
 		t.Errorf("gate line: %s", tab.Gates[1].Line)
@@ -229,7 +251,7 @@ func TestGatesAndComparisons(t *testing.T) {
 	if !strings.HasPrefix(strings.SplitN(md, "\n\n", 2)[1], "> **QUICK MODE: 32 samples, 25 questions per category — not the reported numbers**") {
 		t.Errorf("markdown banner:\n%s", md)
 	}
-	if !strings.Contains(md, "| MBQ | image-caption | – | – | **69.0** | -1.0 | 1.0040 | +0.4% | 0 | 0+0 |") {
+	if !strings.Contains(md, "| MBQ | image-caption | – | – | – | **69.0** | -1.0 | 1.0040 | +0.4% | 0 | 0+0 |") {
 		t.Errorf("markdown row:\n%s", md)
 	}
 	acc, nll := tab.Tally()

@@ -94,16 +94,19 @@ type RowResult struct {
 	QuantSeconds float64 `json:"quant_seconds"`
 	EvalSeconds  float64 `json:"eval_seconds"`
 
-	Categories    map[string]float64        `json:"categories"`
-	Average       float64                   `json:"average"`
-	NLL           float64                   `json:"nll"`
-	NLLByCategory map[string]float64        `json:"nll_by_category"`
-	Failures      map[string]int            `json:"failures"`
-	FailuresByCat map[string]map[string]int `json:"failures_by_category,omitempty"`
-	Counts        map[string]int            `json:"counts"`
-	Generated     int                       `json:"generated"`
-	AnswerTokens  int                       `json:"answer_tokens"`
-	NonFinite     int                       `json:"non_finite,omitempty"`
+	Categories    map[string]float64 `json:"categories"`
+	Average       float64            `json:"average"`
+	NLL           float64            `json:"nll"`
+	NLLByCategory map[string]float64 `json:"nll_by_category"`
+	// MultipleChoice is the accuracy over each category's multiple-choice
+	// items alone (eval.Report.MultipleChoice), what the FP gate reads.
+	MultipleChoice map[string]float64        `json:"multiple_choice"`
+	Failures       map[string]int            `json:"failures"`
+	FailuresByCat  map[string]map[string]int `json:"failures_by_category,omitempty"`
+	Counts         map[string]int            `json:"counts"`
+	Generated      int                       `json:"generated"`
+	AnswerTokens   int                       `json:"answer_tokens"`
+	NonFinite      int                       `json:"non_finite,omitempty"`
 	// Ratios are MBQ's per-block (attention, MLP) r, when computed.
 	Ratios [][2]float64 `json:"ratios,omitempty"`
 }
@@ -125,7 +128,8 @@ type Runner struct {
 	sdig    map[string]string
 	done    map[string]RowResult // computed in this run, by key
 	Stats   Stats
-	// MCCategories are the categories whose items are all multiple choice.
+	// MCCategories are the categories with multiple-choice items (all of
+	// them or some, mixed with open-ended ones).
 	MCCategories []string
 	// Categories in report order (from the benchmark).
 	Categories []string
@@ -161,20 +165,19 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("table: model: %w", err)
 	}
 	r.PerCategory = map[string]int{}
-	allMC := map[string]bool{}
+	someMC := map[string]bool{}
 	for _, it := range r.items {
 		if _, ok := r.PerCategory[it.Category]; !ok {
-			allMC[it.Category] = true
 			r.Categories = append(r.Categories, it.Category)
 		}
 		r.PerCategory[it.Category]++
-		if it.Kind() != eval.MultipleChoice {
-			allMC[it.Category] = false
+		if it.Kind() == eval.MultipleChoice {
+			someMC[it.Category] = true
 		}
 	}
 	r.Categories = orderCategories(r.Categories)
 	for _, c := range r.Categories {
-		if allMC[c] {
+		if someMC[c] {
 			r.MCCategories = append(r.MCCategories, c)
 		}
 	}
@@ -371,6 +374,7 @@ func (r *Runner) RunRow(row Row) (RowResult, error) {
 	r.Stats.Evaluated++
 	res.EvalSeconds = time.Since(start).Seconds()
 	res.Categories, res.Average, res.NLL, res.NLLByCategory = rep.Categories, rep.Average, rep.NLL, rep.NLLByCategory
+	res.MultipleChoice = rep.MultipleChoice
 	res.Failures, res.FailuresByCat, res.Counts = rep.Failures, rep.FailuresByCategory, rep.Counts
 	res.Generated, res.AnswerTokens, res.NonFinite = rep.Generated, rep.AnswerTokens, rep.NonFinite
 	if !row.IsFP() && !r.cfg.Keep {
