@@ -63,6 +63,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	guide := fs.Float64("guide-weight", d.GuideWeight, "weight of the supervised-attention loss that teaches the last block's head 0 to look at the correct option of multiple-choice samples (0: off)")
 	imageGuide := fs.Float64("image-guide-weight", d.ImageGuideWeight, "weight of the supervised-attention loss that teaches the second-to-last block's head 0 to look at the image tokens of the objects a question is about (0: off)")
 	refGuide := fs.Float64("referent-guide-weight", d.ReferentGuideWeight, "weight of the supervised-attention loss that teaches the third-to-last block's heads 0 and 2 to look at the words an image question refers to its objects by (0: off)")
+	groundPos := fs.Bool("grounding-positions", d.GroundingPositions, "extend the grounding guide to grid lines: at the word row or column of \"the third row\" or \"the first column\" in an image question, the head looks at that line's image tokens")
 	groundGuide := fs.Float64("grounding-guide-weight", d.GroundingGuideWeight, "weight of the supervised-attention loss that teaches the image guide's head, at each colour, shape or size word of an image question, to look at the objects with that attribute (0: off)")
 	qaTurns := fs.Int("qa-turns", d.QATurns, "question turns per image- or language-question conversation (1: one question per sample)")
 	promptTurns := fs.Bool("prompt-turns", d.PromptTurns, "render every answer of a training conversation after the generation prompt's exact tokens, as evaluation does (off: the chat template's past-turn form \"assistant \\n\")")
@@ -111,6 +112,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.ReferentGuideWeight, cfg.AuxBalance, cfg.TextVisionBatch = *refGuide, *auxBalance, *textVision
 	cfg.GroundingGuideWeight, cfg.DigitGuideAfter = *groundGuide, *digitAfter
+	cfg.GroundingPositions = *groundPos
 	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr, EvalQuantBits: *evalQuant}
 	if *resume {

@@ -182,6 +182,11 @@ type Config struct {
 	// size word of an image question, to look at the objects that have
 	// that attribute. 0 turns it off.
 	GroundingGuideWeight float64 `json:"grounding_guide_weight,omitempty"`
+	// GroundingPositions extends the grounding guide to the grid lines a
+	// question names: at the word "row" or "column" of "the third row" /
+	// "the first column", the head is taught to look at every image token
+	// of that line's cells, objects or not.
+	GroundingPositions bool `json:"grounding_positions,omitempty"`
 	// QATurns, if above 1, makes every image-question sample a
 	// conversation of up to QATurns question turns about its image
 	// (world.Scene.FollowUps), and every language sample one of QATurns

@@ -493,7 +493,12 @@ func questionTokens(tok *tokenizer.Tokenizer, in *model.Input, question string, 
 //
 //	L_ground = -GroundingGuideWeight/|words| · Σ_words log Σ_{j ∈ patches(word)} P[row(word), j]
 //
-// over the words that some object of the scene has.
+// over the words that some object of the scene has. With
+// GroundingPositions the words "row" and "column" of "the third row" / "the
+// first column" are guided too, each to every image token of that line's
+// cells (objects or background): the image rows carry their cell (the
+// auxiliary objective's row and column classes), and this teaches the
+// match from the words that name a cell, which spatial questions need.
 
 // groundingGuide finds, for an image question answered in turn, the rows
 // of the question's attribute words (the last token of each) and for each
@@ -505,7 +510,12 @@ func groundingGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 		return nil, nil, false
 	}
 	words := attributeWords(q.Question)
-	if len(words) == 0 {
+	var lines []span // with GroundingPositions: "row"/"column" words naming a line
+	var cells [][]int
+	if c.GroundingPositions {
+		lines, cells = lineWords(q.Question, c.World.Grid)
+	}
+	if len(words) == 0 && len(lines) == 0 {
 		return nil, nil, false
 	}
 	pos, ok := imagePositions(in, imageToken, c)
@@ -516,13 +526,17 @@ func groundingGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 	if !ok {
 		return nil, nil, false
 	}
-	for _, w := range words {
+	lastToken := func(w span) int {
 		last := -1
 		for j, tb := range toks {
 			if tb[0] < w.e && w.s < tb[1] {
 				last = j
 			}
 		}
+		return last
+	}
+	for _, w := range words {
+		last := lastToken(w)
 		if last < 0 {
 			continue
 		}
@@ -532,7 +546,35 @@ func groundingGuide(tok *tokenizer.Tokenizer, in *model.Input, imageToken int, s
 		}
 		rows, keys = append(rows, p+last), append(keys, ks)
 	}
+	for i, w := range lines {
+		if last := lastToken(w); last >= 0 {
+			rows, keys = append(rows, p+last), append(keys, focusKeys(pos, cells[i], c))
+		}
+	}
 	return rows, keys, len(rows) > 0
+}
+
+// lineWords are the words "row" and "column" of text that follow an
+// ordinal naming a line of a grid of the given size ("the third row"),
+// and for each the cells of that line (row-major cell indices).
+func lineWords(text string, grid int) (words []span, cells [][]int) {
+	ws := letterWords(text)
+	for i := 1; i < len(ws); i++ {
+		k := world.OrdinalIndex(ws[i-1].w)
+		if k < 0 || k >= grid || (ws[i].w != "row" && ws[i].w != "column") {
+			continue
+		}
+		line := make([]int, grid)
+		for j := range line {
+			if ws[i].w == "row" {
+				line[j] = k*grid + j
+			} else {
+				line[j] = j*grid + k
+			}
+		}
+		words, cells = append(words, ws[i]), append(cells, line)
+	}
+	return words, cells
 }
 
 // span is a lower-cased word of a text and its byte span [s, e).

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -914,4 +915,80 @@ func guidedAsWanted(t *testing.T, i, k int, q world.Question, ok, want bool) boo
 		t.Fatalf("sample %d turn %d: %s %q (subject %q, answer %q): guided %v, want %v", i, k, q.Kind, q.Question, q.Subject, q.Answer, ok, want)
 	}
 	return ok
+}
+
+// TestGroundingPositions: with GroundingPositions, each "<ordinal> row" or
+// "<ordinal> column" of an image question adds a row at the token ending
+// "row"/"column", keyed to every image token of that grid line in both
+// tiles, after the attribute words' rows; without it there are none.
+func TestGroundingPositions(t *testing.T) {
+	c := tinyConfig()
+	c.QATurns = 4
+	m := tinyModel(t, &c)
+	side := c.ImageSize / c.PatchSize
+	if side != c.World.Grid {
+		t.Fatalf("test assumes one patch per cell: side %d, grid %d", side, c.World.Grid)
+	}
+	re := regexp.MustCompile(`(?i)\b(first|second|third|fourth) (row|column)\b`)
+	on := c
+	on.GroundingPositions = true
+	checked := 0
+	for i := 0; i < 80; i++ {
+		in, ex, err := trainingInput(m, &c, 17, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pos []int
+		for t2, id := range in.IDs {
+			if id == m.Cfg.ImageTokenIndex {
+				pos = append(pos, t2)
+			}
+		}
+		turnRows := answerTurns(in)
+		for k, q := range ex.Questions {
+			if !q.HasImage {
+				continue
+			}
+			var wantKeys [][]int
+			for _, mt := range re.FindAllStringSubmatch(q.Question, -1) {
+				n := world.OrdinalIndex(strings.ToLower(mt[1]))
+				var keys []int
+				for j := range side {
+					r, col := n, j
+					if strings.ToLower(mt[2]) == "column" {
+						r, col = j, n
+					}
+					keys = append(keys, pos[r*side+col], pos[side*side+r*(side+1)+col])
+				}
+				slices.Sort(keys)
+				wantKeys = append(wantKeys, keys)
+			}
+			rowsOff, _, _ := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turnRows[k], &c)
+			rows, keys, ok := groundingGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turnRows[k], &on)
+			if len(wantKeys) == 0 {
+				if len(rows) != len(rowsOff) {
+					t.Fatalf("sample %d turn %d: %q: %d rows with positions, %d without, no line named", i, k, q.Question, len(rows), len(rowsOff))
+				}
+				continue
+			}
+			if !ok || len(rows) != len(rowsOff)+len(wantKeys) {
+				t.Fatalf("sample %d turn %d: %q: %d rows (ok %v), want %d attribute + %d line rows", i, k, q.Question, len(rows), ok, len(rowsOff), len(wantKeys))
+			}
+			for j, want := range wantKeys {
+				r := rows[len(rowsOff)+j]
+				piece := strings.TrimSpace(m.Tok.Decode(in.IDs[r:r+1], false))
+				next := m.Tok.Decode(in.IDs[r+1:r+2], false)
+				if piece == "" || !(strings.HasSuffix("row", piece) || strings.HasSuffix("column", piece)) || next != "" && unicode.IsLetter(rune(next[0])) {
+					t.Fatalf("sample %d turn %d: %q: line row is %q then %q", i, k, q.Question, piece, next)
+				}
+				if !slices.Equal(keys[len(rowsOff)+j], want) {
+					t.Fatalf("sample %d turn %d: %q line %d keys %v, want %v", i, k, q.Question, j, keys[len(rowsOff)+j], want)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d line rows", checked)
+	}
 }

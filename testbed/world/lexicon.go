@@ -126,6 +126,11 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
+// OrdinalIndex is the 0-based index of an ordinal word ("first" → 0,
+// lower case), -1 for any other word: the grid lines are named "the third
+// row", "the first column".
+func OrdinalIndex(w string) int { return slices.Index(ordinals, w) }
+
 // IsAttributeWord reports whether w (lower case) names a colour, a shape
 // (singular or plural) or a size: the words a question refers to objects by.
 func IsAttributeWord(w string) bool {
