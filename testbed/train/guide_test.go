@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"mbq/model"
+	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/testbed/world"
 )
@@ -185,12 +186,7 @@ func TestImageGuide(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := hs[0].Data
-		var pos []int
-		for t2, id := range in.IDs {
-			if id == m.Cfg.ImageTokenIndex {
-				pos = append(pos, t2)
-			}
-		}
+		pos := tokenPositions(in, m.Cfg.ImageTokenIndex)
 		row := func(t int) []float32 { return h[t*H : (t+1)*H] }
 		for pr := range side {
 			nl := pos[side*side+pr*(side+1)+side]
@@ -545,23 +541,10 @@ func TestGuideGradients(t *testing.T) {
 				}
 				batch, exs = append(batch, in), append(exs, ex)
 			}
-			params := m.Params()
 			run := func(w float64) (*lossResult, map[string][]float32) {
 				cw := c
 				tc.set(&cw, w)
-				if err := cw.Validate(); err != nil {
-					t.Fatal(err)
-				}
-				nn.ZeroGrads(params)
-				res, err := lossAndGrad(m, batch, &cw, nil, exs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				g := map[string][]float32{}
-				for _, p := range params {
-					g[p.Name] = slices.Clone(p.Grad.Data)
-				}
-				return res, g
+				return gradsWith(t, m, batch, exs, &cw)
 			}
 			off, g0 := run(0)
 			on, g1 := run(0.5)
@@ -629,12 +612,7 @@ func TestGroundingGuide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pos []int
-			for t2, id := range in.IDs {
-				if id == m.Cfg.ImageTokenIndex {
-					pos = append(pos, t2)
-				}
-			}
+			pos := tokenPositions(in, m.Cfg.ImageTokenIndex)
 			turnRows := answerTurns(in)
 			for k, q := range ex.Questions {
 				// The attribute words, found independently of the code under test.
@@ -938,12 +916,7 @@ func TestGroundingPositions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var pos []int
-		for t2, id := range in.IDs {
-			if id == m.Cfg.ImageTokenIndex {
-				pos = append(pos, t2)
-			}
-		}
+		pos := tokenPositions(in, m.Cfg.ImageTokenIndex)
 		turnRows := answerTurns(in)
 		for k, q := range ex.Questions {
 			if !q.HasImage {
@@ -991,4 +964,36 @@ func TestGroundingPositions(t *testing.T) {
 	if checked < 10 {
 		t.Fatalf("checked %d line rows", checked)
 	}
+}
+
+// tokenPositions are the positions of the tokens id in a prepared input.
+func tokenPositions(in *model.Input, id int) []int {
+	var pos []int
+	for t, x := range in.IDs {
+		if x == id {
+			pos = append(pos, t)
+		}
+	}
+	return pos
+}
+
+// gradsWith runs lossAndGrad on the batch under configuration c (validated)
+// with zeroed gradients, and returns the result and a copy of every
+// parameter's gradient by name.
+func gradsWith(t *testing.T, m *llavaonevision.Model, batch []*model.Input, exs []example, c *Config) (*lossResult, map[string][]float32) {
+	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	params := m.Params()
+	nn.ZeroGrads(params)
+	res, err := lossAndGrad(m, batch, c, nil, exs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := map[string][]float32{}
+	for _, p := range params {
+		g[p.Name] = slices.Clone(p.Grad.Data)
+	}
+	return res, g
 }

@@ -152,23 +152,10 @@ func TestLensGradients(t *testing.T) {
 	if mc == 0 {
 		t.Fatal("no multiple-choice question in the batch")
 	}
-	params := m.Params()
 	run := func(w float64) (*lossResult, map[string][]float32) {
 		cw := c
 		cw.AnswerLensWeight = w
-		if err := cw.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		nn.ZeroGrads(params)
-		res, err := lossAndGrad(m, batch, &cw, nil, exs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := map[string][]float32{}
-		for _, p := range params {
-			g[p.Name] = slices.Clone(p.Grad.Data)
-		}
-		return res, g
+		return gradsWith(t, m, batch, exs, &cw)
 	}
 	off, g0 := run(0)
 	on, g1 := run(0.5)
