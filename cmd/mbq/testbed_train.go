@@ -52,6 +52,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	auxW := fs.Float64("aux-weight", d.AuxWeight, "weight of the auxiliary image-attribute objective on the projector output (0: off)")
 	auxBalance := fs.Bool("aux-balance", d.AuxBalance, "weigh, in each attribute group of the auxiliary objective, the patches that show something as much as the background")
 	auxAligned := fs.Bool("aux-aligned", d.AuxAligned, "read the auxiliary objective's colour, shape, size and character classes out through the token embeddings of those words, aligning the image rows with the words")
+	auxCells := fs.Bool("aux-align-cells", d.AuxAlignCells, "with --aux-aligned and --aux-residual, read the auxiliary objective's row and column classes out through the ordinals' token embeddings too")
 	auxResidual := fs.Bool("aux-residual", d.AuxResidual, "with --aux-aligned, add a free zero-initialised vector to each aligned class's embedding, so the left and right sign-character slots can differ")
 	textVision := fs.Int("text-vision-batch", d.TextVisionBatch, "scenes per text-phase step on which the vision tower and projector learn the auxiliary objective alone (0: none)")
 	curriculum := fs.Int("curriculum", d.CurriculumSteps, "steps over which the scenes' maximum object count ramps up to the world's (0: none)")
@@ -114,6 +115,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.GroundingGuideWeight, cfg.DigitGuideAfter = *groundGuide, *digitAfter
 	cfg.GroundingPositions = *groundPos
 	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
+	cfg.AuxAlignCells = *auxCells
 	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr, EvalQuantBits: *evalQuant}
 	if *resume {
 		set := map[string]bool{}

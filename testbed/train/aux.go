@@ -89,7 +89,8 @@ type auxHead struct {
 	residual bool
 }
 
-// align makes the colour, shape, size and sign-character classes read out
+// align makes the colour, shape, size and sign-character classes (with
+// cells, the row and column classes too, through the ordinals) read out
 // through the token embeddings of m (the decoder's input table, tied to its
 // output): class "red" scores x·E[" red"] + b. The image rows are thereby
 // trained toward the embeddings of the words that describe them, so the
@@ -99,7 +100,7 @@ type auxHead struct {
 // keeps its row of W; n is the number of aligned classes. With residual the
 // class scores x·(E[" red"] + W_k) + b, W_k starting at zero: classes that
 // share a token (the left and right character slots) can then differ.
-func (h *auxHead) align(m *llavaonevision.Model, residual bool) (n int) {
+func (h *auxHead) align(m *llavaonevision.Model, residual, cells bool) (n int) {
 	h.tok = make([]int, auxK)
 	for k := range h.tok {
 		h.tok[k] = -1
@@ -123,6 +124,15 @@ func (h *auxHead) align(m *llavaonevision.Model, residual bool) (n int) {
 	}
 	for i, sz := range world.Sizes {
 		set(auxColors+auxShapes+1+i, " "+sz)
+	}
+	if cells { // rows, then columns, through the ordinals
+		g := auxColors + auxShapes + auxSizes
+		for k := range auxGrid {
+			if w := world.Ordinal(k); w != "" {
+				set(g+k, " "+w)
+				set(g+auxGrid+k, " "+w)
+			}
+		}
 	}
 	ch := auxColors + auxShapes + auxSizes + 2*auxGrid
 	for i := range len(auxCharset) {
@@ -409,8 +419,12 @@ func (h *auxHead) token(k int) (int, bool) {
 func newAux(m *llavaonevision.Model, c *Config, log io.Writer) *auxHead {
 	h := newAuxHead(m.Cfg.TextConfig.HiddenSize, c.Seed)
 	if c.AuxAligned {
-		n := h.align(m, c.AuxResidual)
-		fmt.Fprintf(log, "auxiliary head: %d of %d word classes read out through their token embeddings\n", n, len(world.Colors)+len(world.Shapes)+len(world.Sizes)+2*len(auxCharset))
+		n := h.align(m, c.AuxResidual, c.AuxAlignCells)
+		of := len(world.Colors) + len(world.Shapes) + len(world.Sizes) + 2*len(auxCharset)
+		if c.AuxAlignCells {
+			of += 2 * min(c.World.Grid, auxGrid)
+		}
+		fmt.Fprintf(log, "auxiliary head: %d of %d word classes read out through their token embeddings\n", n, of)
 	}
 	return h
 }

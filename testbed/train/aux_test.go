@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/tensor"
 	"mbq/testbed/world"
@@ -331,12 +332,32 @@ func TestMimeticInit(t *testing.T) {
 func TestAuxAlign(t *testing.T) {
 	c := tinyConfig()
 	m := tinyModel(t, &c)
+	for _, cells := range []bool{false, true} {
+		testAuxAlign(t, m, &c, cells)
+	}
+	bad := c
+	bad.AuxAlignCells, bad.AuxResidual = true, false
+	if err := bad.Validate(); err == nil {
+		t.Error("aux_align_cells without aux_residual accepted")
+	}
+}
+
+// testAuxAlign checks align; with cells, the row and column classes read
+// out through the ordinals (" first", ...).
+func testAuxAlign(t *testing.T, m *llavaonevision.Model, c *Config, cells bool) {
+	t.Helper()
 	h := newAuxHead(c.TextHidden, 1)
-	n := h.align(m, false)
+	n := h.align(m, false, cells)
 	H := c.TextHidden
 	word := func(k int) string {
 		ch := auxColors + auxShapes + auxSizes + 2*auxGrid
+		g := auxColors + auxShapes + auxSizes
 		switch {
+		case cells && k >= g && k < ch:
+			if w := world.Ordinal((k - g) % auxGrid); w != "" {
+				return " " + w
+			}
+			return ""
 		case k >= 2 && k < auxColors:
 			return " " + world.Colors[k-2]
 		case k >= auxColors+2 && k < auxColors+auxShapes:
@@ -366,6 +387,17 @@ func TestAuxAlign(t *testing.T) {
 		}
 	}
 	if aligned != n || n < 60 {
-		t.Fatalf("%d classes aligned, align reported %d", aligned, n)
+		t.Fatalf("cells %v: %d classes aligned, align reported %d", cells, aligned, n)
+	}
+	if g := auxColors + auxShapes + auxSizes; cells {
+		// Some ordinal is one token of the tiny tokenizer: the loop above
+		// checked its row and column classes; here that there is one.
+		found := false
+		for k := range auxGrid {
+			found = found || (h.tok[g+k] >= 0 && h.tok[g+k] == h.tok[g+auxGrid+k])
+		}
+		if !found {
+			t.Fatal("no row or column class aligned to an ordinal")
+		}
 	}
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -100,6 +101,12 @@ type Config struct {
 	// apart: aligned alone, run11's warm-up read 85.7% of sign characters
 	// against 100% unaligned.
 	AuxResidual bool `json:"aux_residual,omitempty"`
+	// AuxAlignCells, with AuxAligned and AuxResidual, also reads the
+	// auxiliary objective's row and column classes out through the token
+	// embeddings of the ordinals (row k and column k through " first", "
+	// second", ..., each with its own residual): the image rows are trained
+	// toward the words that name their cell, as toward their colour's.
+	AuxAlignCells bool `json:"aux_align_cells,omitempty"`
 	// TextVisionBatch, in the text phase, adds to every step the auxiliary
 	// objective alone on this many fresh scenes (one tile each, vision
 	// tower and projector only), so the vision tower learns to see while
@@ -361,6 +368,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: qa turns %d, want >= 0", c.QATurns)
 	case c.ReferentGuideWeight < 0 || math.IsNaN(c.ReferentGuideWeight):
 		return fmt.Errorf("train config: referent guide weight %g, want >= 0", c.ReferentGuideWeight)
+	case c.AuxAlignCells && !(c.AuxAligned && c.AuxResidual):
+		return errors.New("train config: aux_align_cells needs aux_aligned and aux_residual (row k and column k share the ordinal's embedding)")
 	case c.AuxResidual && !c.AuxAligned:
 		return fmt.Errorf("train config: the residual auxiliary read-out needs the aligned one (aux_aligned)")
 	case c.GroundingGuideWeight < 0 || math.IsNaN(c.GroundingGuideWeight):

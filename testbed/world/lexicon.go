@@ -126,6 +126,15 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
+// Ordinal is the ordinal word of 0-based index k ("first" for 0), "" past
+// the eighth.
+func Ordinal(k int) string {
+	if k < 0 || k >= len(ordinals) {
+		return ""
+	}
+	return ordinals[k]
+}
+
 // OrdinalIndex is the 0-based index of an ordinal word ("first" → 0,
 // lower case), -1 for any other word: the grid lines are named "the third
 // row", "the first column".
