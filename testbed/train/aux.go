@@ -422,7 +422,7 @@ func newAux(m *llavaonevision.Model, c *Config, log io.Writer) *auxHead {
 		n := h.align(m, c.AuxResidual, c.AuxAlignCells)
 		of := len(world.Colors) + len(world.Shapes) + len(world.Sizes) + 2*len(auxCharset)
 		if c.AuxAlignCells {
-			of += 2 * min(c.World.Grid, auxGrid)
+			of += 2 * auxGrid
 		}
 		fmt.Fprintf(log, "auxiliary head: %d of %d word classes read out through their token embeddings\n", n, of)
 	}
