@@ -710,46 +710,48 @@ func TestAttnGuidesFD(t *testing.T) {
 		}
 		return []nn.AttnGuide{{Head: 1, Row: T - 2, Keys: []int{1, 2, T - 5}, Weight: 0.8, Loss: &guideLoss}}
 	}}
+	checkExtraGradFD(t, m, batch, opts, func() float64 { return guideLoss }, func() {
+		if guideLoss <= 0 {
+			t.Fatalf("guide loss %g, want > 0", guideLoss)
+		}
+		t.Logf("guide loss %.4f", guideLoss)
+	}, rand.New(rand.NewPCG(5, 6)), "the guide", func(name string) bool {
+		return strings.Contains(name, "language_model") && !strings.Contains(name, "norm")
+	})
+}
+
+// checkExtraGradFD backpropagates the batch's loss without and with opts
+// (whose hooks add an extra term, its current value given by extra), calls
+// after (nil: none) once the gradients with opts are taken, and checks,
+// for 2 random entries of every parameter that include selects, that
+// gradient against central finite differences of loss + extra, and that
+// the extra term (what) moved the gradients away from the plain ones.
+func checkExtraGradFD(t *testing.T, m *Model, batch []*model.Input, opts *model.BackwardOptions, extra func() float64, after func(), rng *rand.Rand, what string, include func(string) bool) {
+	t.Helper()
 	ps := m.Params()
 	nn.AllocGrads(ps)
-	nn.ZeroGrads(ps)
-	if _, err := m.LossAndGrad(batch, nil); err != nil {
-		t.Fatal(err)
+	grads := func(o *model.BackwardOptions) map[string][]float32 {
+		nn.ZeroGrads(ps)
+		if _, err := m.LossAndGrad(batch, o); err != nil {
+			t.Fatal(err)
+		}
+		g := map[string][]float32{}
+		for _, p := range ps {
+			g[p.Name] = slices.Clone(p.Grad.Data)
+		}
+		return g
 	}
-	plain := map[string][]float32{}
-	for _, p := range ps {
-		plain[p.Name] = slices.Clone(p.Grad.Data)
-	}
-	nn.ZeroGrads(ps)
-	if _, err := m.LossAndGrad(batch, opts); err != nil {
-		t.Fatal(err)
-	}
-	if guideLoss <= 0 {
-		t.Fatalf("guide loss %g, want > 0", guideLoss)
-	}
-	analytic := map[string][]float32{}
-	for _, p := range ps {
-		analytic[p.Name] = slices.Clone(p.Grad.Data)
+	plain, analytic := grads(nil), grads(opts)
+	if after != nil {
+		after()
 	}
 	objective := func() float64 {
 		res, err := m.LossAndGrad(batch, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Loss + guideLoss
+		return res.Loss + extra()
 	}
-	t.Logf("guide loss %.4f", guideLoss)
-	checkExtraGradFD(t, ps, plain, analytic, rand.New(rand.NewPCG(5, 6)), objective, "the guide", func(name string) bool {
-		return strings.Contains(name, "language_model") && !strings.Contains(name, "norm")
-	})
-}
-
-// checkExtraGradFD checks, for 2 random entries of every parameter that
-// include selects, the analytic gradient of an objective with an extra
-// term against central finite differences of objective, and that the
-// extra term (what) moved the gradients away from the plain ones.
-func checkExtraGradFD(t *testing.T, ps []nn.NamedParam, plain, analytic map[string][]float32, rng *rand.Rand, objective func() float64, what string, include func(string) bool) {
-	t.Helper()
 	var num2, den2, moved float64
 	checked := 0
 	for _, p := range ps {
@@ -919,36 +921,12 @@ func TestBlockInputGradFD(t *testing.T) {
 		}
 		return G
 	}}
-	ps := m.Params()
-	nn.AllocGrads(ps)
-	nn.ZeroGrads(ps)
-	if _, err := m.LossAndGrad(batch, nil); err != nil {
-		t.Fatal(err)
-	}
-	plain := map[string][]float32{}
-	for _, p := range ps {
-		plain[p.Name] = slices.Clone(p.Grad.Data)
-	}
-	nn.ZeroGrads(ps)
-	if _, err := m.LossAndGrad(batch, opts); err != nil {
-		t.Fatal(err)
-	}
-	if calls != 1 {
-		t.Fatalf("BlockInputGrad returned a gradient %d times for block %d, want 1", calls, block)
-	}
-	analytic := map[string][]float32{}
-	for _, p := range ps {
-		analytic[p.Name] = slices.Clone(p.Grad.Data)
-	}
-	objective := func() float64 {
-		res, err := m.LossAndGrad(batch, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Loss + inner
-	}
 	// post_layernorm is not applied (no gradient at all).
-	checkExtraGradFD(t, ps, plain, analytic, rng, objective, "the block-input gradient", func(name string) bool {
+	checkExtraGradFD(t, m, batch, opts, func() float64 { return inner }, func() {
+		if calls != 1 {
+			t.Fatalf("BlockInputGrad returned a gradient %d times for block %d, want 1", calls, block)
+		}
+	}, rng, "the block-input gradient", func(name string) bool {
 		return !strings.Contains(name, "post_layernorm")
 	})
 	if _, err := m.LossAndGrad(batch, &model.BackwardOptions{BlockInputGrad: func(int, int, *tensor.Tensor) *tensor.Tensor {

@@ -268,15 +268,18 @@ func (c *Config) at(step int) *Config {
 	return &at
 }
 
-// guideWeights are the attention guides' weights, indexed like
-// lossResult.guides.
+// guideWeights are the weights of the attention guides and, last, of the
+// answer lens (a loss on the residual stream, not on attention), indexed
+// like lossResult.guides.
 func (c *Config) guideWeights() [numGuides]float64 {
 	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight, c.AnswerLensWeight}
 }
 
-// anyGuide reports whether some attention guide has a positive weight.
+// anyGuide reports whether some attention guide (the answer lens is not
+// one) has a positive weight.
 func (c *Config) anyGuide() bool {
-	for _, w := range c.guideWeights() {
+	w := c.guideWeights()
+	for _, w := range w[:lensLoss] {
 		if w > 0 {
 			return true
 		}

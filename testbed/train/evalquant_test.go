@@ -76,12 +76,18 @@ func TestEvaluateQuantized(t *testing.T) {
 // models and optimizer states.
 func sameCheckpoint(t *testing.T, a, b, what string) {
 	t.Helper()
-	for _, f := range []string{"model.safetensors", OptimizerFile} {
-		x, err := os.ReadFile(filepath.Join(a, CheckpointDir, f))
+	sameFiles(t, filepath.Join(a, CheckpointDir), filepath.Join(b, CheckpointDir), what, "model.safetensors", OptimizerFile)
+}
+
+// sameFiles reports each of files that differs between directories a and b.
+func sameFiles(t *testing.T, a, b, what string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		x, err := os.ReadFile(filepath.Join(a, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
+		y, err := os.ReadFile(filepath.Join(b, f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,8 +48,7 @@ func lensTarget(tok *tokenizer.Tokenizer, in *model.Input, rows []int) (row, wor
 		if holdsNewline(tok, id) {
 			break
 		}
-		s, _ := tok.IDToToken(id)
-		switch strings.ToLower(strings.TrimSpace(strings.ReplaceAll(s, "Ġ", " "))) {
+		switch strings.ToLower(strings.TrimSpace(tok.Decode([]int{id}, false))) {
 		case "", "the", "a", "an":
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,19 +205,7 @@ func TestInit(t *testing.T) {
 	if !strings.Contains(log.String(), "weights and tokenizer from "+src) {
 		t.Errorf("log: %q", log.String())
 	}
-	for _, f := range []string{"tokenizer.json"} {
-		x, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := os.ReadFile(filepath.Join(b, CheckpointDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(x, y) {
-			t.Errorf("%s differs from the init checkpoint's", f)
-		}
-	}
+	sameFiles(t, src, filepath.Join(b, CheckpointDir), "from the init checkpoint's", "tokenizer.json")
 	ma, err := llavaonevision.Load(src)
 	if err != nil {
 		t.Fatal(err)
@@ -247,5 +234,11 @@ func TestInit(t *testing.T) {
 	_, err = Run(e, Options{Out: filepath.Join(t.TempDir(), "c")})
 	if err == nil || !strings.Contains(err.Error(), "config.json") || !strings.Contains(err.Error(), "text_config.hidden_size") {
 		t.Errorf("init of other sizes: %v", err)
+	}
+	e = d
+	e.Tied = false
+	_, err = Run(e, Options{Out: filepath.Join(t.TempDir(), "d")})
+	if err == nil || !strings.Contains(err.Error(), "config.json") || !strings.Contains(err.Error(), "tie_word_embeddings") {
+		t.Errorf("init with other tying: %v", err)
 	}
 }

@@ -601,20 +601,30 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 	// Guides are per answer turn, each weighted as a one-turn sample's.
 	opts := func(first int, per float32) *model.BackwardOptions {
 		o := &model.BackwardOptions{}
-		turnsOf := map[int][][]int{} // per sample: the guided blocks share it
+		turnsOf := map[int][][]int{} // per sample: the hooks and guided blocks share it
+		// turns are sample s's answer turns, one per question; ok is false
+		// (and hookErr set) when they do not match its questions.
+		turns := func(s int) (turns [][]int, ok bool) {
+			if turns, ok = turnsOf[s]; !ok {
+				turns = answerTurns(batch[first+s])
+				turnsOf[s] = turns
+			}
+			if n := len(samples[first+s].Questions); len(turns) != n {
+				if hookErr == nil {
+					hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), n)
+				}
+				return nil, false
+			}
+			return turns, true
+		}
 		if c.AnswerLensWeight > 0 {
 			o.BlockInputGrad = func(s, block int, x *tensor.Tensor) *tensor.Tensor {
 				if block != last || hookErr != nil {
 					return nil
 				}
 				in, ex := batch[first+s], samples[first+s]
-				turns, ok := turnsOf[s]
+				turns, ok := turns(s)
 				if !ok {
-					turns = answerTurns(in)
-					turnsOf[s] = turns
-				}
-				if len(turns) != len(ex.Questions) {
-					hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
 					return nil
 				}
 				var rows, words []int
@@ -633,7 +643,6 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					return nil
 				}
 				if d != nil {
-					l := l
 					losses[lensLoss] = append(losses[lensLoss], &l)
 				}
 				return d
@@ -647,15 +656,8 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 				if block != last && block != last-1 && block != last-2 && !letters && !digits {
 					return nil
 				}
-				turns, ok := turnsOf[s]
+				turns, ok := turns(s)
 				if !ok {
-					turns = answerTurns(in)
-					turnsOf[s] = turns
-				}
-				if len(turns) != len(ex.Questions) {
-					if hookErr == nil {
-						hookErr = fmt.Errorf("sample %d: %d answer turns for %d questions", first+s, len(turns), len(ex.Questions))
-					}
 					return nil
 				}
 				var gs []nn.AttnGuide
@@ -795,9 +797,8 @@ func loadInit(dir string, s Sizes) (*llavaonevision.Model, error) {
 		return nil, fmt.Errorf("init: %s: %w", dir, err)
 	}
 	got := m.Cfg
-	tiedGot := got.TextConfig.TieWordEmbeddings
-	if got.TieWordEmbeddings != nil {
-		tiedGot = *got.TieWordEmbeddings
+	if m.Tied != s.Tied {
+		return nil, fmt.Errorf("init: %s: tied embeddings %v (text_config.tie_word_embeddings), the run's sizes want %v", filepath.Join(dir, "config.json"), m.Tied, s.Tied)
 	}
 	for _, f := range []struct {
 		field     string
@@ -815,20 +816,12 @@ func loadInit(dir string, s Sizes) (*llavaonevision.Model, error) {
 		{"text_config.num_attention_heads", got.TextConfig.NumAttentionHeads, want.TextConfig.NumAttentionHeads},
 		{"text_config.num_key_value_heads", got.TextConfig.NumKeyValueHeads, want.TextConfig.NumKeyValueHeads},
 		{"text_config.vocab_size", got.TextConfig.VocabSize, want.TextConfig.VocabSize},
-		{"tie_word_embeddings", b2i(tiedGot), b2i(s.Tied)},
 	} {
 		if f.got != f.want {
 			return nil, fmt.Errorf("init: %s: %s is %d, the run's sizes want %d (give the sizes it was trained with)", filepath.Join(dir, "config.json"), f.field, f.got, f.want)
 		}
 	}
 	return m, nil
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // scaleGrads multiplies every gradient by f.
