@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"mbq/testbed/train"
@@ -63,6 +65,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	textLR := fs.Float64("text-lr", d.TextLR, "peak learning rate of a cycle of its own for the text-only phase; the main schedule restarts after it (0: one schedule over all steps)")
 	guide := fs.Float64("guide-weight", d.GuideWeight, "weight of the supervised-attention loss that teaches the last block's head 0 to look at the correct option of multiple-choice samples (0: off)")
 	imageGuide := fs.Float64("image-guide-weight", d.ImageGuideWeight, "weight of the supervised-attention loss that teaches the second-to-last block's head 0 to look at the image tokens of the objects a question is about (0: off)")
+	imageHeads := fs.String("image-guide-heads", "", "comma-separated query heads of the second-to-last block that the image guide teaches, at most two (empty: head 0); with two, a question about two named objects (relative position, is A <direction> B, mixing two colours) sends the first head to the first object and the second to the second")
 	refGuide := fs.Float64("referent-guide-weight", d.ReferentGuideWeight, "weight of the supervised-attention loss that teaches the third-to-last block's heads 0 and 2 to look at the words an image question refers to its objects by (0: off)")
 	groundPos := fs.Bool("grounding-positions", d.GroundingPositions, "extend the grounding guide to grid lines: at the word row or column of \"the third row\" or \"the first column\" in an image question, the head looks at that line's image tokens")
 	groundGuide := fs.Float64("grounding-guide-weight", d.GroundingGuideWeight, "weight of the supervised-attention loss that teaches the image guide's head, at each colour, shape or size word of an image question, to look at the objects with that attribute (0: off)")
@@ -103,6 +106,11 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.PromptTurns, cfg.TextPromptLoss, cfg.TemplateTurnsUntil = *promptTurns, *textPromptLoss, *templateUntil
 	cfg.TextReferentGuide, cfg.LetterGuideWeight, cfg.DigitGuideWeight = *textRef, *letterGuide, *digitGuide
 	cfg.AnswerLensWeight = *answerLens
+	guideHeads, err := parseInts(*imageHeads)
+	if err != nil {
+		return fmt.Errorf("--image-guide-heads: %w", err)
+	}
+	cfg.ImageGuideHeads = guideHeads
 	cfg.Init = *initDir
 	if cfg.Init == "embedded" {
 		dir, err := resolveModel("")
@@ -157,4 +165,20 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// parseInts reads a comma-separated list of integers ("" is none).
+func parseInts(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"mbq/hf/config"
 	"mbq/hf/tokenizer"
@@ -150,6 +151,14 @@ type Config struct {
 	// second-to-last block's head 0 is taught to look at the image tokens
 	// of the objects or sign a question is about; 0: off.
 	ImageGuideWeight float64 `json:"image_guide_weight,omitempty"`
+	// ImageGuideHeads are the query heads of the second-to-last block the
+	// image guide teaches, each with ImageGuideWeight (nil: ImageGuideHead
+	// alone; at most two). With two, a question about two named objects
+	// (world.PairKinds) teaches the first head to look at the first object
+	// and the second at the second, so both positions reach the last block
+	// apart; every other question teaches both heads its whole focus. The
+	// grounding guide stays on ImageGuideHead.
+	ImageGuideHeads []int `json:"image_guide_heads,omitempty"`
 	// ReferentGuideWeight weights the referent guide (guide.go): the
 	// third-to-last decoder block's heads ReferentGuideHeads are taught to
 	// look, at every answer row of an image question, at the words the
@@ -273,6 +282,15 @@ func (c *Config) at(step int) *Config {
 // like lossResult.guides.
 func (c *Config) guideWeights() [numGuides]float64 {
 	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight, c.AnswerLensWeight}
+}
+
+// imageGuideHeads are the heads the image guide teaches
+// (Config.ImageGuideHeads).
+func (c *Config) imageGuideHeads() []int {
+	if len(c.ImageGuideHeads) == 0 {
+		return []int{ImageGuideHead}
+	}
+	return c.ImageGuideHeads
 }
 
 // anyGuide reports whether some attention guide (the answer lens is not
@@ -401,6 +419,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: the referent guide needs at least 3 decoder layers and 3 query heads, have %d and %d", s.TextLayers, s.Heads)
 	case c.ImageGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the image guide needs at least 2 decoder layers, have %d", s.TextLayers)
+	case len(c.ImageGuideHeads) > 2:
+		return fmt.Errorf("train config: image guide heads %v: at most 2", c.ImageGuideHeads)
+	case len(c.ImageGuideHeads) == 2 && c.ImageGuideHeads[0] == c.ImageGuideHeads[1]:
+		return fmt.Errorf("train config: image guide heads %v: want two different heads", c.ImageGuideHeads)
+	case slices.ContainsFunc(c.ImageGuideHeads, func(h int) bool { return h < 0 || h >= s.Heads }):
+		return fmt.Errorf("train config: image guide heads %v: want heads in [0, %d)", c.ImageGuideHeads, s.Heads)
 	case c.TextLR < 0 || math.IsNaN(c.TextLR):
 		return fmt.Errorf("train config: text lr %g, want >= 0", c.TextLR)
 	case c.TextLR > 0 && c.TextSteps >= c.Steps:

@@ -154,11 +154,25 @@ func letterGuide(tok *tokenizer.Tokenizer, in *model.Input, lo int, turn []int) 
 //
 //	L_image = -ImageGuideWeight/|rows| · Σ_rows log Σ_{j ∈ focus patches} P[row, j]
 //
-// so the last block can match what was found against the options.
+// so the last block can match what was found against the options. With
+// Config.ImageGuideHeads several heads are taught, each with the same
+// weight; two heads split a question about two named objects between them
+// (imageGuideQuestion).
 
 // ImageGuideHead is the query head of the second-to-last decoder block
 // that is guided to the image.
 const ImageGuideHead = 0
+
+// imageGuideQuestion is q as the image guide's i-th head
+// (Config.imageGuideHeads) sees it: with two heads, a question about two
+// named objects (world.PairKinds) keeps only the i-th named object's cell
+// in its focus; any other question, or one head, keeps q whole.
+func imageGuideQuestion(c *Config, q world.Question, i int) world.Question {
+	if len(c.imageGuideHeads()) == 2 && world.PairKinds[q.Kind] && len(q.Focus) == 2 {
+		q.Focus = q.Focus[i : i+1]
+	}
+	return q
+}
 
 // imageGuide finds the rows of an answer turn (answerTurns) that are
 // guided (guidedRows) and the positions of the image tokens whose patch

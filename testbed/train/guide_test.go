@@ -997,3 +997,82 @@ func gradsWith(t *testing.T, m *llavaonevision.Model, batch []*model.Input, exs 
 	}
 	return res, g
 }
+
+// TestImageGuideHeads: ImageGuideHeads is validated; with two heads a
+// question about two named objects sends each head to its own object and
+// any other question sends both to the whole focus; the second head's
+// queries get a gradient from the guide only when it is listed.
+func TestImageGuideHeads(t *testing.T) {
+	c := tinyConfig()
+	c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
+	for _, bad := range [][]int{{0, 0}, {4}, {-1}, {0, 1, 2}} {
+		cb := c
+		cb.ImageGuideHeads = bad
+		if err := cb.Validate(); err == nil {
+			t.Errorf("heads %v: no error", bad)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	seen := map[string]bool{}
+	two := c
+	two.ImageGuideHeads = []int{0, 2}
+	for i := 0; i < 400 && len(seen) < 2; i++ {
+		s := world.NewScene(rng, c.World)
+		q, ok := s.Question(rng, world.Spatial)
+		if !ok || (q.Kind != "relative" && q.Kind != "where-is") {
+			continue
+		}
+		seen[q.Kind] = true
+		for h := range 2 {
+			if got := imageGuideQuestion(&c, q, h).Focus; !slices.Equal(got, q.Focus) {
+				t.Errorf("one head: %s focus %v, want %v", q.Kind, got, q.Focus)
+			}
+			want := q.Focus
+			if q.Kind == "relative" {
+				want = q.Focus[h : h+1]
+			}
+			if got := imageGuideQuestion(&two, q, h).Focus; !slices.Equal(got, want) {
+				t.Errorf("two heads, head %d: %s focus %v, want %v", h, q.Kind, got, want)
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("question kinds seen: %v", seen)
+	}
+
+	c.GuideWeight, c.GroundingGuideWeight, c.ReferentGuideWeight, c.AuxWeight = 0, 0, 0, 0
+	c.QATurns = 3
+	m := tinyModel(t, &c)
+	var batch []*model.Input
+	var exs []example
+	for i := range 6 {
+		in, ex, err := trainingInput(m, &c, 2, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, exs = append(batch, in), append(exs, ex)
+	}
+	run := func(w float64, heads []int) (*lossResult, []float32) {
+		cw := c
+		cw.ImageGuideWeight, cw.ImageGuideHeads = w, heads
+		r, g := gradsWith(t, m, batch, exs, &cw)
+		hd := c.TextHidden / c.Heads
+		q := g["language_model.model.layers.1.self_attn.q_proj.weight"]
+		if q == nil {
+			t.Fatal("no q_proj gradient of block 1")
+		}
+		return r, q[2*hd*c.TextHidden : 3*hd*c.TextHidden] // head 2's rows
+	}
+	_, off := run(0, nil)
+	one, g1 := run(0.5, nil)
+	both, g2 := run(0.5, []int{0, 2})
+	if !slices.Equal(off, g1) {
+		t.Error("head 2's query gradient changed by a guide on head 0 alone")
+	}
+	if slices.Equal(off, g2) {
+		t.Error("head 2's query gradient unchanged by a guide on heads 0 and 2")
+	}
+	if one.guides[imageGuideLoss] <= 0 || both.guides[imageGuideLoss] <= one.guides[imageGuideLoss] {
+		t.Errorf("image guide loss: head 0 %g, heads 0 and 2 %g", one.guides[imageGuideLoss], both.guides[imageGuideLoss])
+	}
+}

@@ -698,8 +698,10 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 						gs = append(gs, nn.AttnGuide{Head: GuideHead, Row: row, Keys: keys, Weight: float32(c.GuideWeight) * per, Loss: loss})
 					case block == last-1:
 						if c.ImageGuideWeight > 0 {
-							if rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, q, turns[k], c); ok {
-								rowGuides(&losses[imageGuideLoss], ImageGuideHead, rows, keys, c.ImageGuideWeight)
+							for i, head := range c.imageGuideHeads() {
+								if rows, keys, ok := turnImageGuide(m.Tok, in, m.Cfg.ImageTokenIndex, ex.Scene, imageGuideQuestion(c, q, i), turns[k], c); ok {
+									rowGuides(&losses[imageGuideLoss], head, rows, keys, c.ImageGuideWeight)
+								}
 							}
 						}
 						if c.GroundingGuideWeight > 0 {

@@ -58,7 +58,8 @@ type Question struct {
 	// cells for sign questions; nil when no cell stands out (captions, the
 	// most common colour, an absent object). A training aid (supervised
 	// attention on the image, package testbed/train); not written to the
-	// benchmark file.
+	// benchmark file. For PairKinds it is the two named objects' cells in
+	// the order the question names them.
 	Focus []int
 	// Glyphs, for questions answered by reading the sign, gives for each
 	// byte of Answer the index of the sign character it reads
@@ -93,6 +94,11 @@ func (q Question) Correct() string {
 
 // openAmbiguous are the multiple-choice kinds whose answer is unique only
 // among the options ("Which of these objects is left of the star?").
+// PairKinds are the question kinds about two objects the question names
+// both of ("Where is A relative to B?", "Is A above B?", mixing the colours
+// of A and B): their Focus is [A's cell, B's cell].
+var PairKinds = map[string]bool{"relative": true, "is-rel": true, "mix-objects": true}
+
 var openAmbiguous = map[string]bool{"which-rel": true, "relative": true, LookupKind: true}
 
 // SubjectSpans are the byte spans [start, end) of q.Subject in q.Question,
