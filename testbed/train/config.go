@@ -187,6 +187,13 @@ type Config struct {
 	// is taught to name the correct option's first content word. 0 turns
 	// it off.
 	AnswerLensWeight float64 `json:"answer_lens_weight,omitempty"`
+	// CellProbeWeight weights the cell probes (probe.go): at the answer
+	// rows of an image question, the hidden state entering the
+	// second-to-last block is taught, through a fixed random read-out, to
+	// name the grid row and column the question's text names, and the one
+	// entering the last block those of the question's single focus object.
+	// 0 turns them off.
+	CellProbeWeight float64 `json:"cell_probe_weight,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -278,10 +285,10 @@ func (c *Config) at(step int) *Config {
 }
 
 // guideWeights are the weights of the attention guides and, last, of the
-// answer lens (a loss on the residual stream, not on attention), indexed
-// like lossResult.guides.
+// answer lens and the cell probes (losses on the residual stream, not on
+// attention), indexed like lossResult.guides.
 func (c *Config) guideWeights() [numGuides]float64 {
-	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight, c.AnswerLensWeight}
+	return [numGuides]float64{c.GuideWeight, c.ImageGuideWeight, c.ReferentGuideWeight, c.GroundingGuideWeight, c.LetterGuideWeight, c.DigitGuideWeight, c.AnswerLensWeight, c.CellProbeWeight}
 }
 
 // imageGuideHeads are the heads the image guide teaches
@@ -293,8 +300,8 @@ func (c *Config) imageGuideHeads() []int {
 	return c.ImageGuideHeads
 }
 
-// anyGuide reports whether some attention guide (the answer lens is not
-// one) has a positive weight.
+// anyGuide reports whether some attention guide (the answer lens and the
+// cell probes are not ones) has a positive weight.
 func (c *Config) anyGuide() bool {
 	w := c.guideWeights()
 	for _, w := range w[:lensLoss] {
@@ -419,6 +426,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: the referent guide needs at least 3 decoder layers and 3 query heads, have %d and %d", s.TextLayers, s.Heads)
 	case c.ImageGuideWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the image guide needs at least 2 decoder layers, have %d", s.TextLayers)
+	case c.CellProbeWeight < 0 || math.IsNaN(c.CellProbeWeight):
+		return fmt.Errorf("train config: cell probe weight %g, want >= 0", c.CellProbeWeight)
+	case c.CellProbeWeight > 0 && s.TextLayers < 2:
+		return fmt.Errorf("train config: the cell probes need at least 2 decoder layers, have %d", s.TextLayers)
 	case len(c.ImageGuideHeads) > 2:
 		return fmt.Errorf("train config: image guide heads %v: at most 2", c.ImageGuideHeads)
 	case len(c.ImageGuideHeads) == 2 && c.ImageGuideHeads[0] == c.ImageGuideHeads[1]:

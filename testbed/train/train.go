@@ -82,6 +82,9 @@ type LossRecord struct {
 	// AnswerLensLoss is the batch mean of the weighted answer-lens loss
 	// (lens.go).
 	AnswerLensLoss float64 `json:"answer_lens_loss,omitempty"`
+	// CellProbeLoss is the batch mean of the weighted cell-probe loss
+	// (probe.go).
+	CellProbeLoss float64 `json:"cell_probe_loss,omitempty"`
 }
 
 // State is trainer_state.json.
@@ -550,10 +553,11 @@ func (s *stepper) step(step int) (LossRecord, error) {
 type lossResult struct {
 	model.LossResult
 	aux    float64
-	guides [numGuides]float64 // indexed by mcGuideLoss ... digitGuideLoss
+	guides [numGuides]float64 // indexed by mcGuideLoss ... probeLoss
 }
 
-// The attention guides' losses, in lossResult.guides.
+// The attention guides' losses, then the residual-stream objectives', in
+// lossResult.guides.
 const (
 	mcGuideLoss = iota
 	imageGuideLoss
@@ -562,17 +566,18 @@ const (
 	letterGuideLoss
 	digitGuideLoss
 	lensLoss
+	probeLoss
 	numGuides
 )
 
 // guideNames name the guides' losses on the progress line, indexed like
 // lossResult.guides.
-var guideNames = [numGuides]string{"guide", "image guide", "referent guide", "grounding", "letter guide", "digit guide", "answer lens"}
+var guideNames = [numGuides]string{"guide", "image guide", "referent guide", "grounding", "letter guide", "digit guide", "answer lens", "cell probe"}
 
 // guideLosses are the record's guide-loss fields, indexed like
 // lossResult.guides.
 func (r *LossRecord) guideLosses() [numGuides]*float64 {
-	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss, &r.DigitGuideLoss, &r.AnswerLensLoss}
+	return [numGuides]*float64{&r.GuideLoss, &r.ImageGuideLoss, &r.ReferentGuideLoss, &r.GroundingGuideLoss, &r.LetterGuideLoss, &r.DigitGuideLoss, &r.AnswerLensLoss, &r.CellProbeLoss}
 }
 
 // lossAndGrad backpropagates the batch's loss into m's gradients. With
@@ -594,7 +599,8 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 			losses[g] = losses[g][:0]
 		}
 	}
-	var hookErr error // the hooks cannot return one: kept for after LossAndGrad
+	var hookErr error      // the hooks cannot return one: kept for after LossAndGrad
+	var probes *cellProbes // drawn on first use (CellProbeWeight > 0)
 	last := len(m.Blocks) - 1
 	// per is the weight of one sample's objectives: 1 when each sample's
 	// mean is backpropagated in turn, 1/len(batch) in token-mean mode.
@@ -617,9 +623,9 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 			}
 			return turns, true
 		}
-		if c.AnswerLensWeight > 0 {
+		if c.AnswerLensWeight > 0 || c.CellProbeWeight > 0 {
 			o.BlockInputGrad = func(s, block int, x *tensor.Tensor) *tensor.Tensor {
-				if block != last || hookErr != nil {
+				if block < last-1 || hookErr != nil {
 					return nil
 				}
 				in, ex := batch[first+s], samples[first+s]
@@ -627,23 +633,52 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 				if !ok {
 					return nil
 				}
-				var rows, words []int
-				for k, q := range ex.Questions {
-					if !q.MultipleChoice() {
-						continue
+				var d *tensor.Tensor
+				add := func(g *tensor.Tensor, l float64, loss int, err error) {
+					if err != nil {
+						hookErr = fmt.Errorf("sample %d: %w", first+s, err)
+						return
 					}
-					if row, w, ok := lensTarget(m.Tok, in, turns[k]); ok {
-						rows = append(rows, row)
-						words = append(words, w)
+					if g == nil {
+						return
+					}
+					losses[loss] = append(losses[loss], &l)
+					if d == nil {
+						d = g
+						return
+					}
+					for i, v := range g.Data {
+						d.Data[i] += v
 					}
 				}
-				d, l, err := lensGrad(m, x, rows, words, float32(c.AnswerLensWeight)*per)
-				if err != nil {
-					hookErr = fmt.Errorf("sample %d: %w", first+s, err)
+				if block == last && c.AnswerLensWeight > 0 {
+					var rows, words []int
+					for k, q := range ex.Questions {
+						if !q.MultipleChoice() {
+							continue
+						}
+						if row, w, ok := lensTarget(m.Tok, in, turns[k]); ok {
+							rows = append(rows, row)
+							words = append(words, w)
+						}
+					}
+					g, l, err := lensGrad(m, x, rows, words, float32(c.AnswerLensWeight)*per)
+					add(g, l, lensLoss, err)
+				}
+				if c.CellProbeWeight > 0 {
+					if probes == nil {
+						probes = newCellProbes(c.World.Grid, x.Shape[1])
+					}
+					site := namedProbe
+					if block == last {
+						site = focusProbe
+					}
+					rows, targets, weights := probeRows(site, ex.Questions, turns, c.World.Grid, float32(c.CellProbeWeight)*per)
+					g, l, err := probes.grad(site, x, rows, targets, weights)
+					add(g, l, probeLoss, err)
+				}
+				if hookErr != nil {
 					return nil
-				}
-				if d != nil {
-					losses[lensLoss] = append(losses[lensLoss], &l)
 				}
 				return d
 			}

@@ -1,0 +1,231 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"mbq/model"
+	"mbq/tensor"
+	"mbq/testbed/world"
+)
+
+func TestNamedCell(t *testing.T) {
+	for _, tc := range []struct {
+		q        string
+		row, col int
+	}{
+		{"What is in the third row, first column?", 2, 0},
+		{"What colour is the shape in the fourth row, second column?", 3, 1},
+		{"How many objects are in the second column?", -1, 1},
+		{"How many objects are in the First row?", 0, -1},
+		{"Where is the red star?", -1, -1},
+		{"In which row is the sign?", -1, -1},
+		{"Is the first object red?", -1, -1},
+	} {
+		if r, c := namedCell(tc.q); r != tc.row || c != tc.col {
+			t.Errorf("%q: %d, %d, want %d, %d", tc.q, r, c, tc.row, tc.col)
+		}
+	}
+	q := world.Question{HasImage: true, Question: "Where is the red star?", Focus: []int{9}}
+	if r, c, ok := probeTargets(focusProbe, q, 4); !ok || r != 2 || c != 1 {
+		t.Errorf("focus probe of cell 9: %d, %d, %v", r, c, ok)
+	}
+	if _, _, ok := probeTargets(namedProbe, q, 4); ok {
+		t.Error("named probe of a question naming no cell")
+	}
+	q.Focus = []int{1, 2}
+	if _, _, ok := probeTargets(focusProbe, q, 4); ok {
+		t.Error("focus probe of two cells")
+	}
+	q = world.Question{Question: "What is in the third row, first column?"}
+	if _, _, ok := probeTargets(namedProbe, q, 4); ok {
+		t.Error("probe of a question without an image")
+	}
+}
+
+// TestCellProbeGradFD: the probe's loss is Σ weight·CE over the rows and
+// roles that have a target, and its gradient at the hidden states matches
+// finite differences; rows outside the probe get none.
+func TestCellProbeGradFD(t *testing.T) {
+	const H, G = 24, 4
+	p := newCellProbes(G, H)
+	rng := rand.New(rand.NewPCG(4, 2))
+	x := tensor.New(6, H)
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64() * 3)
+	}
+	rows := []int{0, 2, 5}
+	targets := [][2]int{{1, 3}, {-1, 0}, {2, -1}}
+	weights := []float32{0.5, 1.5, 0.25}
+	for site := range numProbes {
+		loss := func() float64 {
+			var sum float64
+			for i, r := range rows {
+				u := make([]float64, H)
+				var ms float64
+				for j := range H {
+					ms += float64(x.Data[r*H+j]) * float64(x.Data[r*H+j])
+				}
+				rms := math.Sqrt(ms/H + 1e-6)
+				for j := range H {
+					u[j] = float64(x.Data[r*H+j]) / rms
+				}
+				for role := range 2 {
+					k := targets[i][role]
+					if k < 0 {
+						continue
+					}
+					z := make([]float32, G)
+					w := p[site][role].W.Value.Data
+					for g := range G {
+						var s float64
+						for j := range H {
+							s += float64(w[g*H+j]) * u[j]
+						}
+						z[g] = float32(s)
+					}
+					sum += float64(weights[i]) * rowNLL(z, k)
+				}
+			}
+			return sum
+		}
+		d, l, err := p.grad(site, x, rows, targets, weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := loss(); math.Abs(l-want) > 1e-4*want {
+			t.Fatalf("site %d: loss %g, want %g", site, l, want)
+		}
+		var num2, den2 float64
+		for i := range x.Data {
+			v := x.Data[i]
+			const h = 1e-2
+			x.Data[i] = v + h
+			lp := loss()
+			x.Data[i] = v - h
+			lm := loss()
+			x.Data[i] = v
+			num := (lp - lm) / (2 * h)
+			a := float64(d.Data[i])
+			if r := i / H; !slices.Contains(rows, r) && a != 0 {
+				t.Fatalf("row %d not probed has gradient %g", r, a)
+			}
+			num2 += (a - num) * (a - num)
+			den2 += num * num
+		}
+		if rel := math.Sqrt(num2 / den2); rel > 1e-3 {
+			t.Errorf("site %d: relative error %g", site, rel)
+		}
+	}
+	if q := newCellProbes(G, H); !slices.Equal(q[1][0].W.Value.Data, p[1][0].W.Value.Data) {
+		t.Error("read-outs differ between draws")
+	}
+	if slices.Equal(p[0][0].W.Value.Data, p[0][1].W.Value.Data) || slices.Equal(p[0][0].W.Value.Data, p[1][0].W.Value.Data) {
+		t.Error("two read-outs are equal")
+	}
+	if _, _, err := p.grad(0, tensor.New(3, H+1), []int{0}, [][2]int{{0, 0}}, []float32{1}); err == nil {
+		t.Error("wrong width accepted")
+	}
+	if _, _, err := p.grad(0, x, []int{6}, [][2]int{{0, 0}}, []float32{1}); err == nil {
+		t.Error("row outside the hidden states accepted")
+	}
+}
+
+// TestCellProbeGradients: in training the probes change no answer loss
+// and no gradient of the last block (the named probe reads the
+// second-to-last block's input, the focus probe the last's), and do
+// change the gradients of the blocks below.
+func TestCellProbeGradients(t *testing.T) {
+	c := tinyConfig()
+	c.TextLayers, c.Heads, c.KVHeads = 3, 4, 2
+	c.GuideWeight, c.ImageGuideWeight, c.GroundingGuideWeight, c.AuxWeight = 0, 0, 0, 0
+	c.QATurns = 3
+	m := tinyModel(t, &c)
+	var batch []*model.Input
+	var exs []example
+	named, focus := 0, 0
+	for i := range 8 {
+		in, ex, err := trainingInput(m, &c, 2, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range ex.Questions {
+			if _, _, ok := probeTargets(namedProbe, q, c.World.Grid); ok {
+				named++
+			}
+			if _, _, ok := probeTargets(focusProbe, q, c.World.Grid); ok {
+				focus++
+			}
+		}
+		batch, exs = append(batch, in), append(exs, ex)
+	}
+	if named == 0 || focus == 0 {
+		t.Fatalf("batch has %d questions naming a cell, %d with one focus cell", named, focus)
+	}
+	run := func(w float64) (*lossResult, map[string][]float32) {
+		cw := c
+		cw.CellProbeWeight = w
+		return gradsWith(t, m, batch, exs, &cw)
+	}
+	off, g0 := run(0)
+	on, g1 := run(0.5)
+	if off.guides[probeLoss] != 0 || on.guides[probeLoss] <= 0 {
+		t.Fatalf("probe loss off %g, on %g", off.guides[probeLoss], on.guides[probeLoss])
+	}
+	if on.Loss != off.Loss {
+		t.Fatalf("answer loss %g with the probes, %g without", on.Loss, off.Loss)
+	}
+	changed := map[string]bool{}
+	for name, a := range g0 {
+		if !slices.Equal(a, g1[name]) {
+			changed[name] = true
+		}
+		if changed[name] && (strings.Contains(name, "layers.2.") || name == "language_model.model.norm.weight") {
+			t.Errorf("%s: gradient changed by the probes", name)
+		}
+	}
+	// The named probe reaches block 0 only through the second-to-last
+	// block's input; the focus probe through block 1 too.
+	for _, want := range []string{"layers.0.mlp.down_proj.weight", "layers.1.mlp.down_proj.weight", "layers.1.self_attn.v_proj.weight"} {
+		found := false
+		for name := range changed {
+			found = found || strings.HasSuffix(name, want)
+		}
+		if !found {
+			t.Errorf("%s: gradient not changed by the probes", want)
+		}
+	}
+	// The recorded loss is each site's probe on its own block's input.
+	var want float64
+	probes := newCellProbes(c.World.Grid, c.TextHidden)
+	for i, in := range batch {
+		xs := map[int]*tensor.Tensor{}
+		o := &model.BackwardOptions{BlockInputGrad: func(_, block int, x *tensor.Tensor) *tensor.Tensor {
+			xs[block] = x.Clone()
+			return nil
+		}}
+		if _, err := m.LossAndGrad([]*model.Input{in}, o); err != nil {
+			t.Fatal(err)
+		}
+		turns := answerTurns(in)
+		for site, block := range [numProbes]int{namedProbe: 1, focusProbe: 2} {
+			rows, targets, weights := probeRows(site, exs[i].Questions, turns, c.World.Grid, 0.5)
+			_, l, err := probes.grad(site, xs[block], rows, targets, weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want += l
+		}
+	}
+	if got := on.guides[probeLoss]; math.Abs(got-want) > 1e-9*want {
+		t.Errorf("probe loss %g, want %g from each site's block input", got, want)
+	}
+	bad := c
+	bad.CellProbeWeight = -1
+	if err := bad.Validate(); err == nil {
+		t.Error("negative probe weight accepted")
+	}
+}
