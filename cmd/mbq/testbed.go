@@ -25,6 +25,7 @@ type testbedCommand struct {
 var testbedCommands = map[string]testbedCommand{
 	"data":  {"write images, calib.json and bench.jsonl of the synthetic world", runTestbedData},
 	"train": {"train the testbed VLM on fresh samples of the world (resumable checkpoints)", runTestbedTrain},
+	"probe": {"diagnose a testbed model: linear probes of grid cells on its residual stream, where its guided heads look", runTestbedProbe},
 }
 
 func testbedUsage(w io.Writer) {
