@@ -14,6 +14,7 @@ import (
 	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
+	"mbq/tensor"
 	"mbq/testbed/world"
 )
 
@@ -532,15 +533,7 @@ func TestGuideGradients(t *testing.T) {
 				c.World.LanguageShare, c.World.CaptionShare, c.World.LookupShare = 1, 0, 0
 			}
 			m := tinyModel(t, &c)
-			var batch []*model.Input
-			var exs []example
-			for i := range 6 {
-				in, ex, err := trainingInput(m, &c, 2, i)
-				if err != nil {
-					t.Fatal(err)
-				}
-				batch, exs = append(batch, in), append(exs, ex)
-			}
+			batch, exs := trainingBatch(t, m, &c, 2, 6)
 			run := func(w float64) (*lossResult, map[string][]float32) {
 				cw := c
 				tc.set(&cw, w)
@@ -998,6 +991,47 @@ func gradsWith(t *testing.T, m *llavaonevision.Model, batch []*model.Input, exs 
 	return res, g
 }
 
+// trainingBatch is samples 0..n-1 of step prepared as training draws them.
+func trainingBatch(t *testing.T, m *llavaonevision.Model, c *Config, step, n int) ([]*model.Input, []example) {
+	t.Helper()
+	var batch []*model.Input
+	var exs []example
+	for i := range n {
+		in, ex, err := trainingInput(m, c, step, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, exs = append(batch, in), append(exs, ex)
+	}
+	return batch, exs
+}
+
+// rowGradError is the relative L2 error of the analytic gradient d of
+// loss at x ([T, H]) against central differences (step 1e-2); a row of x
+// outside rows with a non-zero gradient fails the test.
+func rowGradError(t *testing.T, x, d *tensor.Tensor, rows []int, loss func() float64) float64 {
+	t.Helper()
+	H := x.Shape[1]
+	var num2, den2 float64
+	for i := range x.Data {
+		v := x.Data[i]
+		const h = 1e-2
+		x.Data[i] = v + h
+		lp := loss()
+		x.Data[i] = v - h
+		lm := loss()
+		x.Data[i] = v
+		num := (lp - lm) / (2 * h)
+		a := float64(d.Data[i])
+		if r := i / H; !slices.Contains(rows, r) && a != 0 {
+			t.Fatalf("row %d outside %v has gradient %g", r, rows, a)
+		}
+		num2 += (a - num) * (a - num)
+		den2 += num * num
+	}
+	return math.Sqrt(num2 / den2)
+}
+
 // TestImageGuideHeads: ImageGuideHeads is validated; with two heads a
 // question about two named objects sends each head to its own object and
 // any other question sends both to the whole focus; the second head's
@@ -1043,15 +1077,7 @@ func TestImageGuideHeads(t *testing.T) {
 	c.GuideWeight, c.GroundingGuideWeight, c.ReferentGuideWeight, c.AuxWeight = 0, 0, 0, 0
 	c.QATurns = 3
 	m := tinyModel(t, &c)
-	var batch []*model.Input
-	var exs []example
-	for i := range 6 {
-		in, ex, err := trainingInput(m, &c, 2, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch, exs = append(batch, in), append(exs, ex)
-	}
+	batch, exs := trainingBatch(t, m, &c, 2, 6)
 	run := func(w float64, heads []int) (*lossResult, []float32) {
 		cw := c
 		cw.ImageGuideWeight, cw.ImageGuideHeads = w, heads

@@ -72,24 +72,42 @@ func lensGrad(m *llavaonevision.Model, x *tensor.Tensor, rows, words []int, weig
 	// Constant copies: same values, no gradient.
 	norm := &nn.RMSNorm{W: nn.NewParam(m.Norm.W.Value), Eps: m.Norm.Eps}
 	head := &nn.Linear{W: nn.NewParam(m.LMHead.W.Value)}
-	sel := tensor.New(len(rows), H)
-	for i, r := range rows {
-		if r < 0 || r >= x.Shape[0] {
-			return nil, 0, fmt.Errorf("answer lens: row %d outside the %d hidden states", r, x.Shape[0])
-		}
-		copy(sel.Data[i*H:(i+1)*H], x.Data[r*H:(r+1)*H])
+	sel, err := gatherRows(x, rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("answer lens: %w", err)
 	}
 	n := norm.Forward(sel)
 	logits := head.Forward(n)
 	dl := tensor.New(logits.Shape...)
 	loss, _ := nn.CrossEntropySum(dl, logits, words, weight)
 	dsel := norm.Backward(sel, head.Backward(n, dl))
-	dx := tensor.New(x.Shape...)
+	return scatterRows(dsel, rows, x.Shape[0]), float64(weight) * loss, nil
+}
+
+// gatherRows copies the given rows of x ([T, H]) into a [len(rows), H]
+// tensor; a row outside x is an error.
+func gatherRows(x *tensor.Tensor, rows []int) (*tensor.Tensor, error) {
+	H := x.Shape[1]
+	sel := tensor.New(len(rows), H)
 	for i, r := range rows {
-		d := dx.Data[r*H : (r+1)*H]
-		for j, v := range dsel.Data[i*H : (i+1)*H] {
-			d[j] += v
+		if r < 0 || r >= x.Shape[0] {
+			return nil, fmt.Errorf("row %d outside the %d hidden states", r, x.Shape[0])
+		}
+		copy(sel.Data[i*H:(i+1)*H], x.Data[r*H:(r+1)*H])
+	}
+	return sel, nil
+}
+
+// scatterRows is the gradient of gatherRows: a [T, H] tensor holding, at
+// each of rows, the sum of d's rows gathered from it.
+func scatterRows(d *tensor.Tensor, rows []int, T int) *tensor.Tensor {
+	H := d.Shape[1]
+	dx := tensor.New(T, H)
+	for i, r := range rows {
+		out := dx.Data[r*H : (r+1)*H]
+		for j, v := range d.Data[i*H : (i+1)*H] {
+			out[j] += v
 		}
 	}
-	return dx, float64(weight) * loss, nil
+	return dx
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"mbq/model"
 	"mbq/model/llavaonevision"
 	"mbq/nn"
 	"mbq/tensor"
@@ -88,24 +87,7 @@ func TestLensGradFD(t *testing.T) {
 	if want := loss(); math.Abs(l-want) > 1e-5*want {
 		t.Fatalf("loss %g, want %g", l, want)
 	}
-	var num2, den2 float64
-	for i := range x.Data {
-		v := x.Data[i]
-		const h = 1e-2
-		x.Data[i] = v + h
-		lp := loss()
-		x.Data[i] = v - h
-		lm := loss()
-		x.Data[i] = v
-		num := (lp - lm) / (2 * h)
-		a := float64(d.Data[i])
-		if r := i / H; !slices.Contains(rows, r) && a != 0 {
-			t.Fatalf("row %d not in the lens has gradient %g", r, a)
-		}
-		num2 += (a - num) * (a - num)
-		den2 += num * num
-	}
-	if rel := math.Sqrt(num2 / den2); rel > 1e-3 {
+	if rel := rowGradError(t, x, d, rows, loss); rel > 1e-3 {
 		t.Errorf("relative error %g", rel)
 	}
 	for _, p := range []*nn.Param{m.Norm.W, m.LMHead.W} {
@@ -133,20 +115,14 @@ func TestLensGradients(t *testing.T) {
 	c.QATurns = 3
 	c.World.LookupShare = 0.5
 	m := tinyModel(t, &c)
-	var batch []*model.Input
-	var exs []example
+	batch, exs := trainingBatch(t, m, &c, 2, 8)
 	mc := 0
-	for i := range 8 {
-		in, ex, err := trainingInput(m, &c, 2, i)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ex := range exs {
 		for _, q := range ex.Questions {
 			if q.MultipleChoice() {
 				mc++
 			}
 		}
-		batch, exs = append(batch, in), append(exs, ex)
 	}
 	if mc == 0 {
 		t.Fatal("no multiple-choice question in the batch")

@@ -130,12 +130,9 @@ func (p *cellProbes) grad(site int, x *tensor.Tensor, rows []int, targets [][2]i
 		return nil, 0, fmt.Errorf("cell probe: hidden states of shape %v, want [T %d]", x.Shape, H)
 	}
 	norm := nn.NewRMSNorm(H, 1e-6)
-	sel := tensor.New(len(rows), H)
-	for i, r := range rows {
-		if r < 0 || r >= x.Shape[0] {
-			return nil, 0, fmt.Errorf("cell probe: row %d outside the %d hidden states", r, x.Shape[0])
-		}
-		copy(sel.Data[i*H:(i+1)*H], x.Data[r*H:(r+1)*H])
+	sel, err := gatherRows(x, rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cell probe: %w", err)
 	}
 	u := norm.Forward(sel)
 	du := tensor.New(u.Shape...)
@@ -166,15 +163,7 @@ func (p *cellProbes) grad(site int, x *tensor.Tensor, rows []int, targets [][2]i
 			du.Data[i] += v
 		}
 	}
-	dsel := norm.Backward(sel, du)
-	dx := tensor.New(x.Shape...)
-	for i, r := range rows {
-		d := dx.Data[r*H : (r+1)*H]
-		for j, v := range dsel.Data[i*H : (i+1)*H] {
-			d[j] += v
-		}
-	}
-	return dx, loss, nil
+	return scatterRows(norm.Backward(sel, du), rows, x.Shape[0]), loss, nil
 }
 
 // rowNLL is -log softmax(z)[k], in float64.

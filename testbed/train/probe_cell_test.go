@@ -99,24 +99,7 @@ func TestCellProbeGradFD(t *testing.T) {
 		if want := loss(); math.Abs(l-want) > 1e-4*want {
 			t.Fatalf("site %d: loss %g, want %g", site, l, want)
 		}
-		var num2, den2 float64
-		for i := range x.Data {
-			v := x.Data[i]
-			const h = 1e-2
-			x.Data[i] = v + h
-			lp := loss()
-			x.Data[i] = v - h
-			lm := loss()
-			x.Data[i] = v
-			num := (lp - lm) / (2 * h)
-			a := float64(d.Data[i])
-			if r := i / H; !slices.Contains(rows, r) && a != 0 {
-				t.Fatalf("row %d not probed has gradient %g", r, a)
-			}
-			num2 += (a - num) * (a - num)
-			den2 += num * num
-		}
-		if rel := math.Sqrt(num2 / den2); rel > 1e-3 {
+		if rel := rowGradError(t, x, d, rows, loss); rel > 1e-3 {
 			t.Errorf("site %d: relative error %g", site, rel)
 		}
 	}
@@ -144,14 +127,9 @@ func TestCellProbeGradients(t *testing.T) {
 	c.GuideWeight, c.ImageGuideWeight, c.GroundingGuideWeight, c.AuxWeight = 0, 0, 0, 0
 	c.QATurns = 3
 	m := tinyModel(t, &c)
-	var batch []*model.Input
-	var exs []example
+	batch, exs := trainingBatch(t, m, &c, 2, 8)
 	named, focus := 0, 0
-	for i := range 8 {
-		in, ex, err := trainingInput(m, &c, 2, i)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ex := range exs {
 		for _, q := range ex.Questions {
 			if _, _, ok := probeTargets(namedProbe, q, c.World.Grid); ok {
 				named++
@@ -160,7 +138,6 @@ func TestCellProbeGradients(t *testing.T) {
 				focus++
 			}
 		}
-		batch, exs = append(batch, in), append(exs, ex)
 	}
 	if named == 0 || focus == 0 {
 		t.Fatalf("batch has %d questions naming a cell, %d with one focus cell", named, focus)
