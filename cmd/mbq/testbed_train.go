@@ -33,6 +33,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	clip := fs.Float64("clip", d.ClipNorm, "global gradient-norm clip (0: none)")
 	evalEvery := fs.Int("eval-every", d.EvalEvery, "steps between held-out evaluations (0: none)")
 	heldOut := fs.Int("held-out", d.HeldOut, "held-out questions per category")
+	stopAt := fs.Int("stop-at", 0, "stop after this step with a checkpoint, as an interruption does, the schedule still that of --steps (0: run to --steps; allowed with --resume): a run whose --steps changed on resume is reproduced by stopping where it changed")
 	evalQuant := fs.Int("eval-quant-bits", 0, "also score each held-out evaluation with the decoder's linears RTN-quantized to N bits, group 128 (0: off; allowed with --resume)")
 	ckEvery := fs.Int("checkpoint-every", d.CheckpointEvery, "steps between checkpoints (one is always written at the end)")
 	patience := fs.Int("patience", d.Patience, "stop after this many evaluations without held-out improvement (0: never)")
@@ -125,13 +126,16 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.GroundingPositions = *groundPos
 	cfg.AuxAligned, cfg.AuxResidual = *auxAligned, *auxResidual
 	cfg.AuxAlignCells = *auxCells
-	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr, EvalQuantBits: *evalQuant}
+	if *stopAt < 0 {
+		return fmt.Errorf("--stop-at %d: want a step >= 0", *stopAt)
+	}
+	opts := train.Options{Out: *out, Resume: *resume, Log: stderr, Progress: stderr, EvalQuantBits: *evalQuant, StopAt: *stopAt}
 	if *resume {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for n := range set {
-			if n != "out" && n != "resume" && n != "steps" && n != "eval-quant-bits" {
-				return fmt.Errorf("--%s: a resumed run keeps its checkpoint's configuration (only --steps and --eval-quant-bits may change)", n)
+			if n != "out" && n != "resume" && n != "steps" && n != "eval-quant-bits" && n != "stop-at" {
+				return fmt.Errorf("--%s: a resumed run keeps its checkpoint's configuration (only --steps, --stop-at and --eval-quant-bits may change)", n)
 			}
 		}
 		if set["steps"] {

@@ -43,10 +43,18 @@ func TestTestbedTrain(t *testing.T) {
 	if code, _, stderr := run(t, "testbed", "train", "--out", out, "--resume", "--hidden", "64"); code != 1 || !strings.Contains(stderr, "--hidden") {
 		t.Errorf("resume with a size flag: code %d, stderr %q", code, stderr)
 	}
-	// (the held-out evaluation of a quantized copy is reporting, so resume may ask for it)
-	code, stdout, stderr = run(t, "testbed", "train", "--out", out, "--resume", "--steps", "3", "--eval-quant-bits", "3")
-	if code != 0 || !strings.Contains(stdout, "step 3/3") || !strings.Contains(stderr, "RTN: nll") {
+	// (the held-out evaluation of a quantized copy is reporting, so resume may ask for it;
+	// --stop-at ends it early with a checkpoint, the schedule still that of --steps)
+	code, stdout, stderr = run(t, "testbed", "train", "--out", out, "--resume", "--steps", "4", "--stop-at", "3", "--eval-quant-bits", "3")
+	if code != 0 || !strings.Contains(stdout, "step 3/4 (interrupted)") || !strings.Contains(stderr, "RTN: nll") {
 		t.Errorf("resume: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "testbed", "train", "--out", out, "--resume")
+	if code != 0 || !strings.Contains(stdout, "step 4/4 (done)") {
+		t.Errorf("resume after --stop-at: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, stderr := run(t, "testbed", "train", "--out", out, "--resume", "--stop-at", "-1"); code == 0 || !strings.Contains(stderr, "--stop-at") {
+		t.Errorf("--stop-at -1: code %d, stderr %q", code, stderr)
 	}
 	// ... and a directory holding something else is never written to.
 	other := t.TempDir()
