@@ -77,6 +77,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	initDir := fs.String("init", "", "start from this checkpoint's weights and tokenizer (a run's best/, or the embedded model: \"embedded\") with a fresh optimizer and schedule; its sizes must match --hidden, --intermediate, ...")
 	answerLens := fs.Float64("answer-lens-weight", d.AnswerLensWeight, "weight of the logit-lens loss that teaches the hidden state entering the last decoder block, at the row predicting a multiple-choice letter, to name the correct option's first content word through the final norm and the output embedding (0: off)")
 	cellProbe := fs.Float64("cell-probe-weight", d.CellProbeWeight, "weight of the cell probes: at the answer rows of an image question, the hidden state entering the second-to-last block is taught (through a fixed random read-out) to name the row and column the question names, and the one entering the last block those of the single object it is about (0: off)")
+	cellKeys := fs.Bool("cell-probe-keys", d.CellProbeKeys, "with --cell-probe-weight, teach the keys too, through one read-out: every image token its own cell (second-to-last block's input), the last token of every option line naming a cell its cell (last block's input)")
 	digitGuide := fs.Float64("digit-guide-weight", d.DigitGuideWeight, "weight of the supervised-attention loss that teaches three heads of the first block, at each row predicting a digit of an open arithmetic answer, to look at the operands' digits of that place and the place below (0: off)")
 	digitAfter := fs.Int("digit-guide-after", d.DigitGuideAfter, "keep the digit guide off for steps 1..N (a run that switched it on at step N+1)")
 	textRef := fs.Bool("text-referent-guide", d.TextReferentGuide, "extend the referent guide to language questions and letter drills: both heads look, from every answer row, at the question's subject words (the country, the creature, the operands, the sought word)")
@@ -107,7 +108,7 @@ func runTestbedTrain(args []string, stdout, stderr io.Writer) error {
 	cfg.GuideWeight, cfg.ImageGuideWeight, cfg.QATurns, cfg.OpenShare = *guide, *imageGuide, *qaTurns, *openShare
 	cfg.PromptTurns, cfg.TextPromptLoss, cfg.TemplateTurnsUntil = *promptTurns, *textPromptLoss, *templateUntil
 	cfg.TextReferentGuide, cfg.LetterGuideWeight, cfg.DigitGuideWeight = *textRef, *letterGuide, *digitGuide
-	cfg.AnswerLensWeight, cfg.CellProbeWeight = *answerLens, *cellProbe
+	cfg.AnswerLensWeight, cfg.CellProbeWeight, cfg.CellProbeKeys = *answerLens, *cellProbe, *cellKeys
 	guideHeads, err := parseInts(*imageHeads)
 	if err != nil {
 		return fmt.Errorf("--image-guide-heads: %w", err)

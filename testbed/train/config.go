@@ -194,6 +194,13 @@ type Config struct {
 	// entering the last block those of the question's single focus object.
 	// 0 turns them off.
 	CellProbeWeight float64 `json:"cell_probe_weight,omitempty"`
+	// CellProbeKeys makes the cell probes teach what the queries are
+	// matched against as well, all through one read-out (one cell code):
+	// at the second-to-last block's input every image token its own
+	// cell, at the last block's input the last token of every option line
+	// that names a cell ("third row, first column"). Needs
+	// CellProbeWeight > 0.
+	CellProbeKeys bool `json:"cell_probe_keys,omitempty"`
 	// TextReferentGuide extends the referent guide to questions without an
 	// image (language questions and letter drills): both heads are taught
 	// to look, from every answer row, at the question's subject words
@@ -428,6 +435,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train config: the image guide needs at least 2 decoder layers, have %d", s.TextLayers)
 	case c.CellProbeWeight < 0 || math.IsNaN(c.CellProbeWeight):
 		return fmt.Errorf("train config: cell probe weight %g, want >= 0", c.CellProbeWeight)
+	case c.CellProbeKeys && c.CellProbeWeight <= 0:
+		return fmt.Errorf("train config: the cell probes' keys need a cell probe weight above 0")
 	case c.CellProbeWeight > 0 && s.TextLayers < 2:
 		return fmt.Errorf("train config: the cell probes need at least 2 decoder layers, have %d", s.TextLayers)
 	case len(c.ImageGuideHeads) > 2:

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"mbq/hf/tokenizer"
+	"mbq/model"
 	"mbq/nn"
 	"mbq/tensor"
 	"mbq/testbed/world"
@@ -40,6 +42,14 @@ import (
 // A fixed read-out needs no parameters and no optimizer state; the blocks
 // below learn to write the cell in directions those matrices read (any
 // direction is as easy to write as another). Evaluation is unchanged.
+//
+// With CellProbeKeys the probes also teach what those queries are matched
+// against, all through the named-cell site's read-out, so a query and its
+// key carry a cell in the same directions: at the second-to-last block's
+// input every image token its own cell (the image guide's keys), at the
+// last block's input the last token of every option line that names a
+// cell (the multiple-choice guide's keys for "Where is X?" and "In which
+// row is the sign?").
 
 // probeSeed seeds the fixed read-outs.
 const probeSeed = 0x63656c6c70726f62 // "cellprob"
@@ -193,6 +203,63 @@ func probeRows(site int, qs []world.Question, turns [][]int, grid int, weight fl
 			rows = append(rows, row)
 			targets = append(targets, [2]int{r, c})
 			weights = append(weights, weight/float32(len(g)))
+		}
+	}
+	return rows, targets, weights
+}
+
+// probeKeyRows are, with Config.CellProbeKeys, the rows a site teaches
+// besides the answer rows: for the named-cell site every image token of
+// the sample (both tiles) with its own cell, the sample's tokens sharing
+// weight; for the focus site the last token (the one holding the newline)
+// of every option line of a multiple-choice question whose text names a
+// cell, a turn's lines sharing weight.
+func probeKeyRows(site int, tok *tokenizer.Tokenizer, in *model.Input, imageToken int, qs []world.Question, turns [][]int, c *Config, weight float32) (rows []int, targets [][2]int, weights []float32) {
+	switch site {
+	case namedProbe:
+		pos, ok := imagePositions(in, imageToken, c)
+		if !ok || len(qs) == 0 || !qs[0].HasImage {
+			return nil, nil, nil
+		}
+		side := c.ImageSize / c.PatchSize
+		for pr := range side {
+			for pc := range side {
+				r, col := patchCell(pr, pc, c.PatchSize, c.World.Size, c.World.Grid)
+				for _, t := range patchTokens(pos, side, pr, pc) {
+					rows = append(rows, t)
+					targets = append(targets, [2]int{r, col})
+				}
+			}
+		}
+		for range rows {
+			weights = append(weights, weight/float32(len(rows)))
+		}
+	case focusProbe:
+		for k, q := range qs {
+			if !q.HasImage || !q.MultipleChoice() || k >= len(turns) {
+				continue
+			}
+			lines, _, ok := letterGuide(tok, in, turnStart(turns, k), turns[k])
+			if !ok {
+				continue
+			}
+			var ends [][3]int // row, col, last token
+			first := lines[0]
+			for i, t := range lines {
+				if holdsNewline(tok, in.IDs[t]) || i == len(lines)-1 {
+					if r, col := namedCell(tok.Decode(in.IDs[first:t+1], false)); r >= 0 || col >= 0 {
+						ends = append(ends, [3]int{r, col, t})
+					}
+					if i+1 < len(lines) {
+						first = lines[i+1]
+					}
+				}
+			}
+			for _, e := range ends {
+				rows = append(rows, e[2])
+				targets = append(targets, [2]int{e[0], e[1]})
+				weights = append(weights, weight/float32(len(ends)))
+			}
 		}
 	}
 	return rows, targets, weights

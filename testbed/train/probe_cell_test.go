@@ -200,9 +200,87 @@ func TestCellProbeGradients(t *testing.T) {
 	if got := on.guides[probeLoss]; math.Abs(got-want) > 1e-9*want {
 		t.Errorf("probe loss %g, want %g from each site's block input", got, want)
 	}
+	// With the keys, the image tokens and option lines add to the loss.
+	ck := c
+	ck.CellProbeWeight, ck.CellProbeKeys = 0.5, true
+	keyed, _ := gradsWith(t, m, batch, exs, &ck)
+	if keyed.guides[probeLoss] <= on.guides[probeLoss] || keyed.Loss != off.Loss {
+		t.Errorf("probe loss with keys %g, without %g (answer loss %g, %g)", keyed.guides[probeLoss], on.guides[probeLoss], keyed.Loss, off.Loss)
+	}
 	bad := c
 	bad.CellProbeWeight = -1
 	if err := bad.Validate(); err == nil {
 		t.Error("negative probe weight accepted")
+	}
+	bad.CellProbeWeight, bad.CellProbeKeys = 0, true
+	if err := bad.Validate(); err == nil {
+		t.Error("keys without a probe weight accepted")
+	}
+}
+
+// TestProbeKeyRows: the named site's keys are every image token of both
+// tiles with its patch's cell; the focus site's are the last token of each
+// option line naming a cell, in letter order, with that option's cell; a
+// turn's key rows share its weight.
+func TestProbeKeyRows(t *testing.T) {
+	c := tinyConfig()
+	c.QATurns, c.OpenShare = 1, 0
+	m := tinyModel(t, &c)
+	side := c.ImageSize / c.PatchSize
+	seen := map[string]bool{}
+	for i := 0; i < 400 && len(seen) < 2; i++ {
+		in, ex, err := trainingInput(m, &c, 3, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := ex.Questions[0]
+		if ex.Scene == nil || !q.MultipleChoice() || q.Category == world.CaptionCat {
+			continue
+		}
+		turns := answerTurns(in)
+		rows, targets, weights := probeKeyRows(namedProbe, m.Tok, in, m.Cfg.ImageTokenIndex, ex.Questions, turns, &c, 0.6)
+		pos, _ := imagePositions(in, m.Cfg.ImageTokenIndex, &c)
+		if len(rows) != 2*side*side { // both tiles, the grid tile's newlines left out
+			t.Fatalf("sample %d: %d image key rows, want %d", i, len(rows), 2*side*side)
+		}
+		var sum float32
+		for j, r := range rows {
+			sum += weights[j]
+			k := slices.Index(pos, r)
+			var pr, pc int
+			if k < side*side {
+				pr, pc = k/side, k%side
+			} else {
+				k -= side * side
+				pr, pc = k/(side+1), k%(side+1)
+			}
+			if rr, cc := patchCell(pr, pc, c.PatchSize, c.World.Size, c.World.Grid); targets[j] != [2]int{rr, cc} {
+				t.Fatalf("sample %d: image token %d (patch %d,%d) target %v, want %d,%d", i, r, pr, pc, targets[j], rr, cc)
+			}
+		}
+		if math.Abs(float64(sum)-0.6) > 1e-5 {
+			t.Errorf("image key weights sum to %g", sum)
+		}
+		rows, targets, weights = probeKeyRows(focusProbe, m.Tok, in, m.Cfg.ImageTokenIndex, ex.Questions, turns, &c, 0.6)
+		var want [][2]int
+		for _, o := range q.Options {
+			if r, cc := namedCell(o); r >= 0 || cc >= 0 {
+				want = append(want, [2]int{r, cc})
+			}
+		}
+		if !slices.Equal(targets, want) {
+			t.Fatalf("%s %q: option targets %v, want %v", q.Kind, q.Options, targets, want)
+		}
+		for j, r := range rows {
+			if !holdsNewline(m.Tok, in.IDs[r]) || math.Abs(float64(weights[j])-0.6/float64(len(rows))) > 1e-6 {
+				t.Fatalf("%s: key row %d (%q), weight %g", q.Kind, r, m.Tok.Decode(in.IDs[r:r+1], false), weights[j])
+			}
+		}
+		if len(want) > 0 {
+			seen[q.Kind] = true
+		}
+	}
+	if !seen["where-is"] {
+		t.Errorf("no where-is question seen (%v)", seen)
 	}
 }

@@ -673,8 +673,15 @@ func lossAndGrad(m *llavaonevision.Model, batch []*model.Input, c *Config, aux *
 					if block == last {
 						site = focusProbe
 					}
-					rows, targets, weights := probeRows(site, ex.Questions, turns, c.World.Grid, float32(c.CellProbeWeight)*per)
-					g, l, err := probes.grad(site, x, rows, targets, weights)
+					w := float32(c.CellProbeWeight) * per
+					rows, targets, weights := probeRows(site, ex.Questions, turns, c.World.Grid, w)
+					readout := site
+					if c.CellProbeKeys {
+						kr, kt, kw := probeKeyRows(site, m.Tok, in, m.Cfg.ImageTokenIndex, ex.Questions, turns, c, w)
+						rows, targets, weights = append(rows, kr...), append(targets, kt...), append(weights, kw...)
+						readout = namedProbe // one cell code for queries and keys
+					}
+					g, l, err := probes.grad(readout, x, rows, targets, weights)
 					add(g, l, probeLoss, err)
 				}
 				if hookErr != nil {
