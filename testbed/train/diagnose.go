@@ -125,16 +125,21 @@ func Diagnose(m *llavaonevision.Model, samples int, seed uint64, progress func(d
 		if !isNamed && !isFocus && !isImage && !isKind {
 			continue
 		}
+		// The probes read a forward's block inputs; the attention table
+		// reads lossAndGrad's guide losses (its own forward), so a sample
+		// wanted only there skips this one.
 		ins := make([]*tensor.Tensor, L)
-		hooks := func(b int) *nn.Hooks {
-			return &nn.Hooks{Forward: func(name string, x, _ *tensor.Tensor) {
-				if name == "self_attn.q_proj" {
-					ins[b] = x.Clone()
-				}
-			}}
-		}
-		if _, err := m.Forward([]*model.Input{in}, &model.ForwardOptions{Hooks: hooks}); err != nil {
-			return nil, fmt.Errorf("diagnose: sample %d: %w", i, err)
+		if isNamed || isFocus || isImage {
+			hooks := func(b int) *nn.Hooks {
+				return &nn.Hooks{Forward: func(name string, x, _ *tensor.Tensor) {
+					if name == "self_attn.q_proj" {
+						ins[b] = x.Clone()
+					}
+				}}
+			}
+			if _, err := m.Forward([]*model.Input{in}, &model.ForwardOptions{Hooks: hooks}); err != nil {
+				return nil, fmt.Errorf("diagnose: sample %d: %w", i, err)
+			}
 		}
 		if isImage {
 			pos, ok := imagePositions(in, m.Cfg.ImageTokenIndex, &c)

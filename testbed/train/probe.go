@@ -149,23 +149,19 @@ func (p *cellProbes) grad(site int, x *tensor.Tensor, rows []int, targets [][2]i
 	var loss float64
 	for role, lin := range p[site] {
 		logits := lin.Forward(u)
-		labels := make([]int, len(rows))
-		for i := range rows {
-			labels[i] = targets[i][role]
-			if labels[i] < 0 {
-				labels[i] = nn.IgnoreIndex
-			}
-		}
 		dl := tensor.New(logits.Shape...)
-		nn.CrossEntropySum(dl, logits, labels, 1)
 		G := logits.Shape[1]
-		for i := range rows { // per-row weights: scale the loss and gradient rows
-			if labels[i] == nn.IgnoreIndex {
+		for i := range rows { // one row at a time: each has its own weight
+			k := targets[i][role]
+			if k < 0 {
 				continue
 			}
-			loss += float64(weights[i]) * rowNLL(logits.Data[i*G:(i+1)*G], labels[i])
-			for j := range G {
-				dl.Data[i*G+j] *= weights[i]
+			z, _ := tensor.FromData(logits.Data[i*G:(i+1)*G], 1, G)
+			dz, _ := tensor.FromData(dl.Data[i*G:(i+1)*G], 1, G)
+			nll, _ := nn.CrossEntropySum(dz, z, []int{k}, 1)
+			loss += float64(weights[i]) * nll
+			for j := range dz.Data { // scaled after, as run21 was trained
+				dz.Data[j] *= weights[i]
 			}
 		}
 		d := lin.Backward(u, dl)
@@ -174,19 +170,6 @@ func (p *cellProbes) grad(site int, x *tensor.Tensor, rows []int, targets [][2]i
 		}
 	}
 	return scatterRows(norm.Backward(sel, du), rows, x.Shape[0]), loss, nil
-}
-
-// rowNLL is -log softmax(z)[k], in float64.
-func rowNLL(z []float32, k int) float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = max(m, float64(v))
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v) - m)
-	}
-	return m + math.Log(s) - float64(z[k])
 }
 
 // probeRows are the guided rows of a sample's answer turns with, for
@@ -217,8 +200,8 @@ func probeRows(site int, qs []world.Question, turns [][]int, grid int, weight fl
 func probeKeyRows(site int, tok *tokenizer.Tokenizer, in *model.Input, imageToken int, qs []world.Question, turns [][]int, c *Config, weight float32) (rows []int, targets [][2]int, weights []float32) {
 	switch site {
 	case namedProbe:
-		pos, ok := imagePositions(in, imageToken, c)
-		if !ok || len(qs) == 0 || !qs[0].HasImage {
+		pos, ok := imagePositions(in, imageToken, c) // false without an image
+		if !ok {
 			return nil, nil, nil
 		}
 		side := c.ImageSize / c.PatchSize
@@ -239,20 +222,23 @@ func probeKeyRows(site int, tok *tokenizer.Tokenizer, in *model.Input, imageToke
 			if !q.HasImage || !q.MultipleChoice() || k >= len(turns) {
 				continue
 			}
-			lines, _, ok := letterGuide(tok, in, turnStart(turns, k), turns[k])
+			// letterGuide's tokens run line by line, each keyed to its
+			// line's letter: a line ends where the key changes.
+			lines, letters, ok := letterGuide(tok, in, turnStart(turns, k), turns[k])
 			if !ok {
 				continue
 			}
 			var ends [][3]int // row, col, last token
 			first := lines[0]
 			for i, t := range lines {
-				if holdsNewline(tok, in.IDs[t]) || i == len(lines)-1 {
-					if r, col := namedCell(tok.Decode(in.IDs[first:t+1], false)); r >= 0 || col >= 0 {
-						ends = append(ends, [3]int{r, col, t})
-					}
-					if i+1 < len(lines) {
-						first = lines[i+1]
-					}
+				if i+1 < len(lines) && letters[i+1][0] == letters[i][0] {
+					continue
+				}
+				if r, col := namedCell(tok.Decode(in.IDs[first:t+1], false)); r >= 0 || col >= 0 {
+					ends = append(ends, [3]int{r, col, t})
+				}
+				if i+1 < len(lines) {
+					first = lines[i+1]
 				}
 			}
 			for _, e := range ends {

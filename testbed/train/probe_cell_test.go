@@ -284,3 +284,16 @@ func TestProbeKeyRows(t *testing.T) {
 		t.Errorf("no where-is question seen (%v)", seen)
 	}
 }
+
+// rowNLL is -log softmax(z)[k] in float64: the probes' reference loss.
+func rowNLL(z []float32, k int) float64 {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = max(m, float64(v))
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s) - float64(z[k])
+}

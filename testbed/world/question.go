@@ -92,13 +92,13 @@ func (q Question) Correct() string {
 	return q.Answer
 }
 
-// openAmbiguous are the multiple-choice kinds whose answer is unique only
-// among the options ("Which of these objects is left of the star?").
 // PairKinds are the question kinds about two objects the question names
 // both of ("Where is A relative to B?", "Is A above B?", mixing the colours
 // of A and B): their Focus is [A's cell, B's cell].
 var PairKinds = map[string]bool{"relative": true, "is-rel": true, "mix-objects": true}
 
+// openAmbiguous are the multiple-choice kinds whose answer is unique only
+// among the options ("Which of these objects is left of the star?").
 var openAmbiguous = map[string]bool{"which-rel": true, "relative": true, LookupKind: true}
 
 // SubjectSpans are the byte spans [start, end) of q.Subject in q.Question,
